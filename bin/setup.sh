@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up a fresh clone on Debian 12 (run as root): the Debian packages tsfpm
+# and its tests need, the npm dependencies, and the build in dist/.
+# Idempotent: a second run skips apt and npm ci when nothing changed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# php8.2-cgi runs the PHP children; nginx-light, libfcgi-bin (cgi-fcgi) and
+# curl are what the end-to-end tests drive tsfpm with.
+PACKAGES=(php8.2-cgi nginx-light libfcgi-bin curl)
+
+# --- Node ------------------------------------------------------------------
+# Debian 12 ships Node 18; Node >= 20 must come from elsewhere (e.g. NodeSource).
+command -v node >/dev/null || die "node (>= 20) is not installed"
+command -v npm >/dev/null || die "npm is not installed"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "node >= 20 is required, found $(node --version)"
+
+# --- Debian packages -------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root"
+  log "installing ${missing[*]}"
+
+  # nginx's postinst would start the stock service on port 80. Tests start their
+  # own nginx, so deny service starts for the duration of the install unless the
+  # machine already has a policy (Docker images ship one that denies everything).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, from tsfpm bin/setup.sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+
+  export DEBIAN_FRONTEND=noninteractive
+  # A freshly booted machine may be running unattended-upgrades: wait for its lock.
+  apt-get -o DPkg::Lock::Timeout=300 update
+  apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
+fi
+
+for bin in php-cgi /usr/sbin/nginx cgi-fcgi; do
+  command -v "$bin" >/dev/null || die "$bin not found after installing packages"
+done
+
+# --- npm dependencies ------------------------------------------------------
+# npm ci wipes node_modules/, taking this stamp with it; so a matching stamp
+# means node_modules/ came from exactly these package files and this node.
+stamp=node_modules/.tsfpm-setup-stamp
+want="$(cat package.json package-lock.json | sha256sum | cut -d" " -f1) node-$(node --version)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  log "node_modules up to date"
+else
+  log "npm ci"
+  npm ci --no-audit --no-fund
+  printf '%s\n' "$want" >"$stamp"
+fi
+
+# --- build -----------------------------------------------------------------
+log "npm run build"
+npm run build
+log "done"

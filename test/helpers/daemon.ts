@@ -1,0 +1,183 @@
+// Starts the real bin/tsfpm in the foreground on a generated php-fpm.conf.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { descendants } from './procs.js';
+import { makeTempDir } from './tmp.js';
+
+/** The repo root: the first directory above this file with a package.json (dist/test/helpers -> ../../..). */
+function findRepoRoot(): string {
+  for (let d = __dirname; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
+
+export const REPO_ROOT = findRepoRoot();
+export const TSFPM_BIN = join(REPO_ROOT, 'bin', 'tsfpm');
+export const READY_RE = /ready to handle connections/;
+
+const START_MS = 10_000;
+const KILL_AFTER_MS = 5000;
+
+export interface TsfpmOptions {
+  /** php-fpm.conf text; every `{dir}` is replaced by the daemon's temp dir. */
+  conf: string;
+  /** Appended after `-F -R -O -y <conf>`. */
+  args?: string[];
+  /** Added to (and overriding) the test process's environment. */
+  env?: Record<string, string>;
+  /** Resolve as soon as the process is spawned instead of waiting for READY_RE (for failure tests). */
+  noWait?: boolean;
+}
+
+export interface Tsfpm {
+  proc: ChildProcess;
+  confPath: string;
+  dir: string;
+  /** Everything written to stdout and stderr so far, interleaved in arrival order. */
+  output(): string;
+  /** Resolves when output().slice(from) matches re; rejects on timeout or exit, with the output. */
+  waitForOutput(re: RegExp, ms: number, from?: number): Promise<void>;
+  signal(sig: NodeJS.Signals): void;
+  /** SIGTERM, SIGKILL (with the whole tree) after 5 s; resolves with the exit code (null if killed). */
+  stop(): Promise<number | null>;
+  /** Resolves with the exit code once the process has exited on its own. */
+  exited: Promise<number | null>;
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function alive(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+/** Exit hook: TERM the master so it can clean up, KILL its PHP children so none outlive the test file. */
+function killAtExit(): void {
+  for (const p of live) {
+    if (!alive(p) || p.pid === undefined) continue;
+    const tree = descendants(p.pid);
+    p.kill('SIGTERM');
+    for (const pid of tree) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
+  const dir = makeTempDir('tsfpm-daemon-');
+  const confPath = join(dir, 'php-fpm.conf');
+  writeFileSync(confPath, opts.conf.replaceAll('{dir}', dir));
+
+  const proc = spawn(process.execPath, [TSFPM_BIN, '-F', '-R', '-O', '-y', confPath, ...(opts.args ?? [])], {
+    cwd: dir,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(proc);
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', killAtExit);
+  }
+  // A test that forgets stop() must not hang the runner; the exit hook cleans up.
+  proc.unref();
+
+  let out = '';
+  const waiters = new Set<() => void>();
+  for (const s of [proc.stdout, proc.stderr]) {
+    s?.setEncoding('utf8');
+    s?.on('data', (d: string) => {
+      out += d;
+      for (const w of waiters) w();
+    });
+    (s as Socket | null)?.unref();
+  }
+  // Undo the unref() while someone awaits the exit, or node could quit before 'close' arrives.
+  const holdLoop = (): void => {
+    proc.ref();
+    for (const s of [proc.stdout, proc.stderr]) (s as Socket | null)?.ref();
+  };
+  let spawnError: Error | undefined;
+  // 'close' (not 'exit') so the output is complete when a waiter reports it.
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('error', (e) => {
+      spawnError = e;
+      resolve(null);
+    });
+    proc.once('close', (code) => resolve(code));
+  });
+  let done = false;
+  void exited.then(() => {
+    done = true;
+    live.delete(proc);
+    for (const w of waiters) w();
+  });
+
+  const waitForOutput = (re: RegExp, ms: number, from = 0): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (re.test(out.slice(from))) finish();
+        else if (done) finish(new Error(`tsfpm exited (${proc.exitCode ?? proc.signalCode ?? spawnError?.message}) before ${re}`));
+      };
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (err) reject(new Error(`${err.message}\n--- tsfpm output ---\n${out}`));
+        else resolve();
+      };
+      const timer = setTimeout(() => finish(new Error(`no ${re} in tsfpm output within ${ms} ms`)), ms);
+      waiters.add(check);
+      check();
+    });
+
+  const stop = async (): Promise<number | null> => {
+    if (!done && alive(proc)) {
+      holdLoop();
+      proc.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        exited.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), KILL_AFTER_MS))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && proc.pid !== undefined) {
+        // Collect the tree first: once the master dies its children are re-parented and lost from view.
+        for (const pid of [proc.pid, ...descendants(proc.pid)]) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+    return exited;
+  };
+
+  const daemon: Tsfpm = {
+    proc,
+    confPath,
+    dir,
+    output: () => out,
+    waitForOutput,
+    signal: (sig) => {
+      if (alive(proc)) proc.kill(sig);
+    },
+    stop,
+    exited,
+  };
+  if (opts.noWait) return daemon;
+  try {
+    await waitForOutput(READY_RE, START_MS);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return daemon;
+}
