@@ -34,6 +34,9 @@ export class RecordScanner {
   /** True between records (no partial header, content or padding pending). */
   get atBoundary(): boolean { return this.state === State.Header && this.fill === 0; }
 
+  /** True while inside a record's content or padding (the next bytes belong to it). */
+  get midRecord(): boolean { return this.state !== State.Header; }
+
   /**
    * Scans chunk[from..]; returns the offset where scanning stopped (chunk.length
    * unless a sink's onRecordEnd returned false). Throws FastCgiProtocolError.

@@ -1,0 +1,100 @@
+// The master process: opens every pool's socket (all or nothing), starts the
+// children, handles php-fpm's signals and exits cleanly.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FpmConfig } from '../config/types.js';
+import type { CliOptions } from '../cli/options.js';
+import type { ErrorLog } from '../log/error-log.js';
+import { Pool } from '../pool/pool.js';
+import { daemonizeIfAsked, reportReady } from './daemonize.js';
+
+export const EXIT_OK = 0;
+export const EXIT_SOFTWARE = 70;
+export const EXIT_CONFIG = 78;
+
+export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
+  const daemonize = opts.daemonize ?? config.global.daemonize;
+  const launcherExit = await daemonizeIfAsked(daemonize);
+  if (launcherExit !== null) return launcherExit;
+
+  const isRoot = process.geteuid?.() === 0;
+  const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-'));
+  fs.chmodSync(rundir, 0o711); // children (maybe another uid) read their prepend shim here
+  const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
+  const pools = config.pools.map((p) => new Pool(p, {
+    log, rundir, isRoot,
+    php: { phpCgi: opts.phpCgi, phpIni: opts.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines },
+  }));
+
+  // Every socket first: a bad listen line must not leave half a daemon running.
+  try {
+    for (const pool of pools) await pool.listen();
+  } catch (err) {
+    log.error((err as Error).message);
+    log.error('FPM initialization failed');
+    for (const pool of pools) pool.closeListener();
+    cleanupRundir();
+    reportReady(false);
+    return EXIT_CONFIG;
+  }
+
+  const pidFile = config.global.pid ?? opts.pidFile;
+  if (pidFile !== null) {
+    try {
+      fs.writeFileSync(pidFile, String(process.pid), { mode: 0o644 });
+    } catch (err) {
+      log.syserror('error', `Unable to create the PID file (${pidFile}).`, err as NodeJS.ErrnoException);
+      for (const pool of pools) pool.closeListener();
+      cleanupRundir();
+      reportReady(false);
+      return EXIT_CONFIG;
+    }
+  }
+
+  log.notice(`fpm is running, pid ${process.pid}`);
+  for (const pool of pools) pool.start();
+  log.notice('ready to handle connections');
+  log.startupDone();
+  reportReady(true);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (graceful: boolean): void => {
+      if (stopping) return;
+      stopping = true;
+      log.notice(graceful ? 'Finishing ...' : 'Terminating ...');
+      const timeout = config.global.processControlTimeout;
+      // php-fpm kills at once with the default timeout 0; a graceful stop here
+      // waits for running requests instead (0 = no limit), TERM escalates after 1 s.
+      const ms = graceful ? timeout * 1000 : Math.max(timeout * 1000, 1000);
+      const timer = ms > 0 ? setTimeout(() => { for (const p of pools) p.killAll(); }, ms) : null;
+      Promise.all(pools.map((p) => p.stop(graceful))).then(() => {
+        if (timer !== null) clearTimeout(timer);
+        for (const p of pools) p.closeListener();
+        if (pidFile !== null) { try { fs.unlinkSync(pidFile); } catch { /* gone */ } }
+        cleanupRundir();
+        log.notice('exiting, bye-bye!');
+        log.flush();
+        resolve(EXIT_OK);
+      });
+    };
+    process.on('SIGTERM', () => stop(false));
+    process.on('SIGINT', () => stop(false));
+    process.on('SIGQUIT', () => stop(true));
+    process.on('SIGUSR1', () => {
+      try {
+        log.reopen();
+        log.notice('error log file re-opened');
+      } catch {
+        log.error('unable to re-opened error log file');
+      }
+    });
+    const reload = (): void => {
+      // TODO(reload issue): re-exec with inherited sockets; until then, say so.
+      log.warning('reload (SIGUSR2/SIGHUP) is not implemented yet; configuration unchanged');
+    };
+    process.on('SIGUSR2', reload);
+    process.on('SIGHUP', reload);
+  });
+}

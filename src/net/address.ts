@@ -1,0 +1,58 @@
+// Pure parsing of php-fpm `listen` values and `listen.allowed_clients` lists.
+import { isIP } from 'node:net';
+import * as path from 'node:path';
+
+export type ListenAddress =
+  | { kind: 'tcp'; host: string | null; port: number; text: string } // host null = all addresses (`9000`)
+  | { kind: 'unix'; path: string; text: string };
+
+export class ListenAddressError extends Error {
+  readonly code = 'TSFPM_ERR_LISTEN_ADDRESS';
+}
+
+// php-fpm: a value containing ':' or made only of digits is TCP, anything else a unix path.
+export function parseListen(value: string, prefix: string | null): ListenAddress {
+  if (/^\d+$/.test(value)) return { kind: 'tcp', host: null, port: parsePort(value), text: value };
+  const colon = value.lastIndexOf(':');
+  if (colon >= 0) {
+    let host = value.slice(0, colon);
+    const portText = value.slice(colon + 1);
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    return { kind: 'tcp', host: host === '' || host === '*' ? null : host, port: parsePort(portText), text: value };
+  }
+  const p = path.isAbsolute(value) ? value : path.join(prefix ?? '/usr', value);
+  return { kind: 'unix', path: p, text: value };
+}
+
+function parsePort(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new ListenAddressError(`invalid port value '${text}'`);
+  return n;
+}
+
+export interface AllowedClients {
+  addresses: Set<string>;
+  warnings: string[];   // php-fpm's messages for entries it could not use
+  denyAll: boolean;      // a list was given but no entry was valid
+}
+
+// Exact IPv4/IPv6 addresses separated by commas, no trimming, no CIDR (php-fpm 8.2).
+export function parseAllowedClients(value: string | null): AllowedClients | null {
+  if (value === null || value === '') return null;
+  const addresses = new Set<string>();
+  const warnings: string[] = [];
+  for (const entry of value.split(',')) {
+    if (isIP(entry)) addresses.add(entry.toLowerCase());
+    else warnings.push(`Wrong IP address '${entry}' in listen.allowed_clients`);
+  }
+  if (addresses.size === 0) warnings.push('There are no allowed addresses');
+  return { addresses, warnings, denyAll: addresses.size === 0 };
+}
+
+// IPv4 entries also match v4-mapped IPv6 peers, as in php-fpm.
+export function isClientAllowed(allowed: AllowedClients, remote: string | undefined): boolean {
+  if (allowed.denyAll || remote === undefined) return false;
+  const r = remote.toLowerCase();
+  if (allowed.addresses.has(r)) return true;
+  return r.startsWith('::ffff:') && allowed.addresses.has(r.slice(7));
+}

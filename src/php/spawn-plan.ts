@@ -1,0 +1,55 @@
+// Pure: what to exec for one php-cgi child of a pool (argv and environment).
+// php-cgi ignores PHP_VALUE params, so pool php_value/php_admin_value become
+// -d switches; php-cgi quits after 500 requests unless PHP_FCGI_MAX_REQUESTS=0
+// (tsfpm enforces pm.max_requests itself), and PHP_FCGI_CHILDREN would turn
+// the child into a forking manager of its own.
+import type { PoolConfig } from '../config/types.js';
+
+export interface InterpreterOptions {
+  phpCgi: string;
+  phpIni: string | null;
+  noPhpIni: boolean;
+  defines: string[];          // 'k=v' from -d
+}
+
+export interface SpawnPlan {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+// Environment variables of the master that must never reach a child.
+const STRIPPED_ENV = new Set(['PHP_FCGI_CHILDREN', 'PHP_FCGI_MAX_REQUESTS', 'FCGI_WEB_SERVER_ADDRS']);
+
+export function buildSpawnPlan(
+  pool: PoolConfig,
+  php: InterpreterOptions,
+  shimPath: string | null,
+  masterEnv: NodeJS.ProcessEnv,
+  userEnv: { USER?: string; HOME?: string } = {},
+): SpawnPlan {
+  const args: string[] = [];
+  if (php.noPhpIni) args.push('-n');
+  if (php.phpIni !== null) args.push('-c', php.phpIni);
+  for (const d of php.defines) args.push('-d', d);
+  // php_admin_value wins over php_value for the same key, as in php-fpm.
+  const ini: Record<string, string> = { ...pool.phpValues, ...pool.phpAdminValues };
+  for (const [k, v] of Object.entries(ini)) {
+    if (k === 'auto_prepend_file' && shimPath !== null) continue; // the shim requires it itself
+    args.push('-d', `${k}=${v}`);
+  }
+  if (shimPath !== null) args.push('-d', `auto_prepend_file=${shimPath}`);
+
+  const env: Record<string, string> = {};
+  if (!pool.clearEnv) {
+    for (const [k, v] of Object.entries(masterEnv)) {
+      if (v !== undefined && !STRIPPED_ENV.has(k) && !k.startsWith('TSFPM_')) env[k] = v;
+    }
+  }
+  if (userEnv.USER !== undefined) env.USER = userEnv.USER;
+  if (userEnv.HOME !== undefined) env.HOME = userEnv.HOME;
+  for (const [k, v] of Object.entries(pool.env)) env[k] = v;
+  env.PHP_FCGI_MAX_REQUESTS = '0';
+  delete env.PHP_FCGI_CHILDREN;
+  return { command: php.phpCgi, args, env };
+}

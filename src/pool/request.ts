@@ -1,0 +1,43 @@
+// One FastCGI request travelling from a web-server connection to a child.
+import type { ClientConn } from './client-conn.js';
+import type { Child } from './child.js';
+import { decodeParams } from '../fastcgi/params.js';
+
+export class Request {
+  /** Forwarded bytes held until a child is engaged. */
+  pending: Buffer[] = [];
+  private paramsChunks: Buffer[] = [];
+  private paramsCache: Map<string, string> | null = null;
+  child: Child | null = null;
+  paramsDone = false;
+  dispatched = false;
+  stdinDone = false;
+  /** The web server went away; the child's reply is read and dropped. */
+  aborted = false;
+  finished = false;
+  readonly acceptedAt = Date.now();
+
+  constructor(
+    readonly client: ClientConn,
+    readonly id: number,
+    readonly role: number,
+    readonly keepConn: boolean,
+  ) {}
+
+  addParams(chunk: Buffer, start: number, end: number): void {
+    this.paramsChunks.push(chunk.subarray(start, end));
+  }
+
+  /** Decoded lazily: the hot path never needs the params, status and logs do. */
+  get params(): Map<string, string> {
+    if (this.paramsCache === null) {
+      const body = this.paramsChunks.length === 1 ? this.paramsChunks[0] : Buffer.concat(this.paramsChunks);
+      try {
+        this.paramsCache = new Map(decodeParams(body));
+      } catch {
+        this.paramsCache = new Map();
+      }
+    }
+    return this.paramsCache;
+  }
+}
