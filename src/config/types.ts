@@ -74,6 +74,19 @@ export interface PoolConfig {
   phpValues: Record<string, string>;
   phpAdminValues: Record<string, string>;
   env: Record<string, string>;
+  // Added by config/: every env/php_value/php_admin_value line in file order
+  // (flags already mapped: php_flag → php_value '1'/'0'), duplicates kept;
+  // -tt prints them newest first like php-fpm's prepended list.
+  arrayEntries: ArrayEntry[];
+  // The `<pool>_status` pool php-fpm creates for pm.status_listen: ondemand,
+  // max_children 2, serves the status page (and PHP) on that address; -tt skips it.
+  hidden: boolean;
+}
+
+export interface ArrayEntry {
+  name: 'env' | 'php_value' | 'php_admin_value';
+  key: string;
+  value: string;
 }
 
 export interface FpmConfig {

@@ -4,6 +4,7 @@
 // (tsfpm enforces pm.max_requests itself), and PHP_FCGI_CHILDREN would turn
 // the child into a forking manager of its own.
 import type { PoolConfig } from '../config/types.js';
+import { resolveEnvValue } from '../config/load.js';
 
 export interface InterpreterOptions {
   phpCgi: string;
@@ -48,7 +49,8 @@ export function buildSpawnPlan(
   }
   if (userEnv.USER !== undefined) env.USER = userEnv.USER;
   if (userEnv.HOME !== undefined) env.HOME = userEnv.HOME;
-  for (const [k, v] of Object.entries(pool.env)) env[k] = v;
+  // env[X] = $VAR takes the master's variable at startup, as in php-fpm.
+  for (const [k, v] of Object.entries(pool.env)) env[k] = resolveEnvValue(v, masterEnv);
   env.PHP_FCGI_MAX_REQUESTS = '0';
   delete env.PHP_FCGI_CHILDREN;
   return { command: php.phpCgi, args, env };

@@ -188,7 +188,12 @@ export class Child implements ScanSink {
    * the connection is replaced (php-cgi sees EOF and goes back to accept()).
    */
   abortRequest(req: Request): void {
-    if (this.req !== req || req.stdinDone) return;
+    if (this.req !== req) return;
+    if (req.stdinDone) {
+      // The reply may be paused waiting for a 'drain' that will never come.
+      this.sock?.resume();
+      return;
+    }
     const old = this.sock;
     this.sock = null; // reconnect on next use; php-cgi sees EOF and returns to accept()
     old?.destroy();

@@ -1,0 +1,165 @@
+// php-fpm's error log (reference §7): `[25-Nov-2026 19:55:34] NOTICE: msg`.
+// formatLine() is pure; ErrorLog owns the destinations. The file writer is
+// pino's sonic-boom (`pino.destination`): O_APPEND, synchronous (a master log
+// line must survive an immediate process.exit), reopenable for SIGUSR1.
+import pino from 'pino';
+import os from 'node:os';
+
+export type LogLevel = 'debug' | 'notice' | 'warning' | 'error' | 'alert';
+
+const RANK: Record<LogLevel, number> = { debug: 1, notice: 2, warning: 3, error: 4, alert: 5 };
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+export interface FormatOptions {
+  debug?: boolean;            // log_level = debug: microseconds + `pid N, fn(), line L: `
+  limit?: number;             // log_limit: max chars without the trailing '\n'
+  pid?: number;
+  usec?: number;              // sub-second part in µs for the debug form (Date has only ms)
+  func?: string;              // php-fpm prints the C function; we print the caller's label
+  line?: number;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/** `25-Nov-2026 19:55:34` in local time, as strftime("%d-%b-%Y %H:%M:%S"). */
+export function formatDate(date: Date): string {
+  return `${pad(date.getDate())}-${MONTHS[date.getMonth()]}-${date.getFullYear()} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** One log line including its '\n'. */
+export function formatLine(level: LogLevel, msg: string, date: Date, opts: FormatOptions = {}): string {
+  let stamp = formatDate(date);
+  let body = msg;
+  if (opts.debug) {
+    const usec = opts.usec ?? date.getMilliseconds() * 1000;
+    stamp += `.${pad(usec, 6)}`;
+    body = `pid ${opts.pid ?? process.pid}, ${opts.func ?? 'tsfpm'}(), line ${opts.line ?? 0}: ${msg}`;
+  }
+  return truncate(`[${stamp}] ${level.toUpperCase()}: ${body}`, opts.limit) + '\n';
+}
+
+/** log_limit: an over-long line is cut so that it ends with `...` and fits the limit. */
+export function truncate(line: string, limit?: number): string {
+  if (limit === undefined || limit <= 3 || line.length <= limit) return line;
+  return line.slice(0, limit - 3) + '...';
+}
+
+/** `: No such file or directory (2)`, php-fpm's zlog suffix for system errors. */
+export function strerrorSuffix(err: NodeJS.ErrnoException): string {
+  const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : 0;
+  const code = err.code ?? '';
+  const text = STRERROR[code] ?? err.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
+  return `: ${text} (${errno || (os.constants.errno as Record<string, number>)[code] || 0})`;
+}
+
+// glibc strerror() texts for the errors a master meets; Node's messages differ.
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory', EACCES: 'Permission denied', EEXIST: 'File exists',
+  EISDIR: 'Is a directory', ENOTDIR: 'Not a directory', EPERM: 'Operation not permitted',
+  EADDRINUSE: 'Address already in use', EADDRNOTAVAIL: 'Cannot assign requested address',
+  ECONNREFUSED: 'Connection refused', EINVAL: 'Invalid argument', EMFILE: 'Too many open files',
+  ENOSPC: 'No space left on device', EROFS: 'Read-only file system', ESRCH: 'No such process',
+  EAGAIN: 'Resource temporarily unavailable', EPIPE: 'Broken pipe', ECHILD: 'No child processes',
+  ENAMETOOLONG: 'File name too long', ELOOP: 'Too many levels of symbolic links',
+};
+
+export interface ErrorLogTarget {
+  errorLog: string;           // absolute path or 'syslog'
+  logLevel?: LogLevel;
+  logLimit?: number;
+  daemonize: boolean;
+  forceStderr?: boolean;      // -O
+}
+
+type Writer = { write(s: string): unknown; reopen?(): void; flushSync?(): void; destroy?(): void; fd?: number };
+
+/**
+ * Destinations (§7): before configure() everything goes to stderr. After it:
+ * daemonize=no with a TTY stderr or -O → stderr only; otherwise error_log,
+ * and until startupDone() NOTICE+ lines are copied to stderr as well.
+ */
+export class ErrorLog {
+  private level: LogLevel = 'notice';
+  private limit: number | undefined;
+  private file: (Writer & { reopen(): void }) | null = null;
+  private toStderr = true;
+  private launched = false;
+  private readonly stderr: Writer;
+  private readonly now: () => Date;
+
+  constructor(opts: { stderr?: Writer; now?: () => Date } = {}) {
+    this.stderr = opts.stderr ?? process.stderr;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Switch to the configured destination; throws the open error (caller reports it). */
+  configure(t: ErrorLogTarget, stderrIsTty = Boolean(process.stderr.isTTY)): void {
+    if (t.logLevel) this.level = t.logLevel;
+    this.limit = t.logLimit;
+    const foregroundStderr = !t.daemonize && (stderrIsTty || Boolean(t.forceStderr));
+    // TODO(syslog): `error_log = syslog` is written to stderr as `[LEVEL] msg` lines for now.
+    if (foregroundStderr || t.errorLog === 'syslog') {
+      this.closeFile();
+      this.toStderr = true;
+      return;
+    }
+    const dest = pino.destination({ dest: t.errorLog, append: true, sync: true, mode: 0o600, mkdir: false });
+    this.closeFile();
+    this.file = dest;
+    this.toStderr = false;
+  }
+
+  setLevel(level: LogLevel): void { this.level = level; }
+  getLevel(): LogLevel { return this.level; }
+  /** The error_log fd (for pointing a daemon's stderr at it), or null when logging to stderr. */
+  get fd(): number | null { return this.file?.fd ?? null; }
+
+  /** After "ready to handle connections": stop copying NOTICE+ to stderr. */
+  startupDone(): void { this.launched = true; }
+
+  /** SIGUSR1: reopen error_log (logrotate moved it). */
+  reopen(): void { this.file?.reopen(); }
+
+  debug(msg: string): void { this.log('debug', msg); }
+  notice(msg: string): void { this.log('notice', msg); }
+  warning(msg: string): void { this.log('warning', msg); }
+  error(msg: string): void { this.log('error', msg); }
+  alert(msg: string): void { this.log('alert', msg); }
+
+  /** zlog(ZLOG_SYSERROR): message + `: <strerror> (<errno>)`. */
+  syserror(level: LogLevel, msg: string, err: NodeJS.ErrnoException): void {
+    this.log(level, msg + strerrorSuffix(err));
+  }
+
+  log(level: LogLevel, msg: string): void {
+    if (RANK[level] < RANK[this.level]) return;
+    const date = this.now();
+    const line = formatLine(level, msg, date, { debug: this.level === 'debug', limit: this.limit });
+    this.writeLine(line, RANK[level] >= RANK.notice);
+  }
+
+  /** A pre-formatted record (decorate_workers_output = no); limit still applies. */
+  raw(text: string): void {
+    this.writeLine(truncate(text, this.limit) + '\n', false);
+  }
+
+  /** Bare line without timestamp, e.g. the empty line after `test is successful`. */
+  plain(text: string): void { this.writeLine(text + '\n', true); }
+
+  flush(): void { this.file?.flushSync?.(); }
+  close(): void { this.closeFile(); this.toStderr = true; }
+
+  private writeLine(line: string, copyBeforeLaunch: boolean): void {
+    if (this.toStderr || !this.file) { this.stderr.write(line); return; }
+    this.file.write(line);
+    if (!this.launched && copyBeforeLaunch) this.stderr.write(line);
+  }
+
+  private closeFile(): void {
+    if (!this.file) return;
+    try { this.file.flushSync?.(); } catch { /* nothing buffered */ }
+    this.file.destroy?.();
+    this.file = null;
+  }
+}

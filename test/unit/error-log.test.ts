@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorLog, formatLine, strerrorSuffix, truncate } from '../../src/log/error-log.js';
+
+const date = new Date(2026, 10, 25, 19, 55, 34, 135);
+
+test('formatLine gives php-fpm\'s layout', () => {
+  assert.equal(formatLine('notice', 'fpm is running, pid 15300', date), '[25-Nov-2026 19:55:34] NOTICE: fpm is running, pid 15300\n');
+  assert.equal(formatLine('warning', 'x', date), '[25-Nov-2026 19:55:34] WARNING: x\n');
+});
+
+test('formatLine debug form has microseconds and pid/function/line', () => {
+  assert.equal(formatLine('notice', 'm', date, { debug: true, pid: 24196, usec: 135514, func: 'fpm_init', line: 83 }),
+    '[25-Nov-2026 19:55:34.135514] NOTICE: pid 24196, fpm_init(), line 83: m\n');
+});
+
+test('log_limit cuts a line so that it ends with ...', () => {
+  const line = formatLine('error', 'x'.repeat(2000), date, { limit: 1024 });
+  assert.equal(line.length, 1025);
+  assert.ok(line.endsWith('...\n'));
+  assert.equal(truncate('short', 1024), 'short');
+});
+
+test('syserror suffix is strerror (errno)', () => {
+  const e = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', errno: -2 });
+  assert.equal(strerrorSuffix(e), ': No such file or directory (2)');
+});
+
+test('ErrorLog: stderr before configure, file + stderr copy until startupDone, level filter, reopen', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-log-'));
+  const file = path.join(dir, 'err.log');
+  const seen: string[] = [];
+  const log = new ErrorLog({ stderr: { write: (s: string) => seen.push(s) }, now: () => date });
+  log.notice('early');
+  log.configure({ errorLog: file, daemonize: true, logLevel: 'notice' }, false);
+  log.notice('copied');
+  log.debug('filtered');
+  log.startupDone();
+  log.warning('file only');
+  fs.renameSync(file, file + '.1');
+  log.reopen();
+  setImmediate(() => {});
+  log.flush();
+  assert.deepEqual(seen, ['[25-Nov-2026 19:55:34] NOTICE: early\n', '[25-Nov-2026 19:55:34] NOTICE: copied\n']);
+  const rotated = fs.readFileSync(file + '.1', 'utf8');
+  assert.match(rotated, /NOTICE: copied\n.*WARNING: file only\n/s);
+  log.close();
+});
+
+test('ErrorLog: daemonize=no with -O logs to stderr only', () => {
+  const seen: string[] = [];
+  const log = new ErrorLog({ stderr: { write: (s: string) => seen.push(s) }, now: () => date });
+  log.configure({ errorLog: '/nonexistent/dir/x.log', daemonize: false, forceStderr: true }, false);
+  log.error('boom');
+  assert.deepEqual(seen, ['[25-Nov-2026 19:55:34] ERROR: boom\n']);
+});
