@@ -1,5 +1,5 @@
 // Pure parsing of php-fpm `listen` values and `listen.allowed_clients` lists.
-import { isIP } from 'node:net';
+import { isIP, BlockList } from 'node:net';
 import * as path from 'node:path';
 
 export type ListenAddress =
@@ -32,6 +32,7 @@ function parsePort(text: string): number {
 
 export interface AllowedClients {
   addresses: Set<string>;
+  list: BlockList;      // binary comparison, as php-fpm's inet_pton: any IPv6 spelling matches
   warnings: string[];   // php-fpm's messages for entries it could not use
   denyAll: boolean;      // a list was given but no entry was valid
 }
@@ -40,19 +41,25 @@ export interface AllowedClients {
 export function parseAllowedClients(value: string | null): AllowedClients | null {
   if (value === null || value === '') return null;
   const addresses = new Set<string>();
+  const list = new BlockList();
   const warnings: string[] = [];
   for (const entry of value.split(',')) {
-    if (isIP(entry)) addresses.add(entry.toLowerCase());
+    const family = isIP(entry);
+    if (family !== 0) {
+      addresses.add(entry.toLowerCase());
+      list.addAddress(entry, family === 4 ? 'ipv4' : 'ipv6');
+    }
     else warnings.push(`Wrong IP address '${entry}' in listen.allowed_clients`);
   }
   if (addresses.size === 0) warnings.push('There are no allowed addresses');
-  return { addresses, warnings, denyAll: addresses.size === 0 };
+  return { addresses, list, warnings, denyAll: addresses.size === 0 };
 }
 
 // IPv4 entries also match v4-mapped IPv6 peers, as in php-fpm.
 export function isClientAllowed(allowed: AllowedClients, remote: string | undefined): boolean {
   if (allowed.denyAll || remote === undefined) return false;
   const r = remote.toLowerCase();
-  if (allowed.addresses.has(r)) return true;
-  return r.startsWith('::ffff:') && allowed.addresses.has(r.slice(7));
+  if (r.startsWith('::ffff:') && isIP(r.slice(7)) === 4) return allowed.list.check(r.slice(7), 'ipv4');
+  const family = isIP(r);
+  return family !== 0 && allowed.list.check(r, family === 4 ? 'ipv4' : 'ipv6');
 }
