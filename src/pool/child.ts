@@ -1,36 +1,56 @@
-// One php-cgi child: its process, the private listening socket it accepts on
-// (fd 0, which puts php-cgi in FastCGI mode with no socket of its own), and
-// tsfpm's one persistent connection to it. Replies are relayed to the web
-// server as raw chunks; only record headers are looked at, to find
+// One php-cgi child as tsfpm sees it: a persistent FastCGI connection to one
+// php-cgi process, and the request it is serving. Replies are relayed to the
+// web server as raw chunks; only record headers are looked at, to find
 // END_REQUEST and php-cgi's own 404 page.
+//
+// Two ways to have a child (docs/request-path.md):
+// - standalone: tsfpm spawned this php-cgi itself (own socket, own pid, exit status seen);
+// - shared: one of the PHP_FCGI_CHILDREN workers of a php-cgi parent, all
+//   accepting on the pool's private socket. Each worker serves the one
+//   connection it accepted, so a connection is pinned to a pid; the pid is
+//   learnt with a tiny getmypid() request when the connection opens.
 import * as net from 'node:net';
 import * as fs from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
-import { RecordType } from '../fastcgi/constants.js';
-import { encodeRecord } from '../fastcgi/encoder.js';
+import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
+import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
 import type { Request } from './request.js';
-import type { SpawnPlan } from '../php/spawn-plan.js';
+import { pidAlive } from '../php/launch.js';
 
 // php-cgi answers a missing script with this exact STDOUT record body.
 const PHPCGI_404 = Buffer.from('Status: 404 Not Found\r\nContent-type: text/html; charset=UTF-8\r\n\r\nNo input file specified.\n', 'latin1');
 const FPM_404 = Buffer.from('Status: 404 Not Found\r\nContent-type: text/html; charset=UTF-8\r\n\r\nFile not found.\n', 'latin1');
 const FPM_404_STDERR = Buffer.from('Primary script unknown', 'latin1');
+const EMPTY = Buffer.alloc(0);
 
 export interface ChildOwner {
   childFree(child: Child): void;
   childLost(child: Child): void;
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void;
+  /** Shared mode: the worker behind this slot is gone (`expected` after a retire). */
+  workerGone(child: Child, pid: number, expected: boolean, startedHr: bigint, requests: number): void;
+  /** Shared mode: a new worker pid was learnt for this slot. */
+  workerStarted(child: Child, replacement: boolean): void;
   childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer): void;
 }
 
 export type ChildState = 'idle' | 'busy' | 'exiting';
 
+/** The getmypid() probe request for shared-mode connections. */
+export function whoamiRequest(script: string): Buffer {
+  return Buffer.concat([
+    encodeBeginRequest(1, Role.RESPONDER, FLAG_KEEP_CONN),
+    encodeRecord(RecordType.PARAMS, 1, encodeParams([['SCRIPT_FILENAME', script], ['REQUEST_METHOD', 'GET'], ['REDIRECT_STATUS', '200']])),
+    encodeRecord(RecordType.PARAMS, 1, EMPTY),
+    encodeRecord(RecordType.STDIN, 1, EMPTY),
+  ]);
+}
+
 export class Child implements ScanSink {
-  readonly proc: ChildProcess;
-  readonly pid: number;
-  readonly startedAt = Date.now();
-  readonly startedHr = process.hrtime.bigint();
+  pid: number;
+  startedAt = Date.now();
+  startedHr = process.hrtime.bigint();
   state: ChildState = 'idle';
   lastChange = Date.now();
   requests = 0;
@@ -42,29 +62,42 @@ export class Child implements ScanSink {
   private sock: net.Socket | null = null;
   private scanner = new RecordScanner(this);
   private first = true;
+  private ended = false;
   private rewrite: [number, number] | null = null;
-  private chunk: Buffer = Buffer.alloc(0);
+  private chunk: Buffer = EMPTY;
   private pausedClient: net.Socket | null = null;
   private exited = false;
+  // Shared mode.
+  private probing = false;
+  private probeOut: Buffer[] = [];
+  private retiring = false;
+  private probed = false;
+  private recType = 0;
 
-  /** Synchronous: the socket exists and php-cgi is exec'd; requests may be sent at once. */
   constructor(
     readonly seq: number,
-    private readonly socketPath: string,
-    listenFd: number,
-    plan: SpawnPlan,
-    opts: { cwd?: string; catchOutput: boolean; uid?: number; gid?: number },
+    private socketPath: string,
     private readonly owner: ChildOwner,
+    /** Standalone: the php-cgi process this child is. Shared: null. */
+    readonly proc: ChildProcess | null,
+    /** Shared: the probe request sent first on every new connection. */
+    private readonly probe: Buffer | null,
   ) {
-    const stdio: ('ignore' | 'pipe' | number)[] = [listenFd, opts.catchOutput ? 'pipe' : 'ignore', opts.catchOutput ? 'pipe' : 'ignore'];
-    this.proc = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: opts.cwd });
-    this.pid = this.proc.pid ?? -1;
-    this.proc.on('error', () => { /* ENOENT etc.: 'exit' or the pid check reports it */ });
-    this.proc.on('exit', (code, signal) => this.onExit(code, signal));
-    if (opts.catchOutput) {
-      this.proc.stdout?.on('data', (d: Buffer) => owner.childOutput(this, 'stdout', d));
-      this.proc.stderr?.on('data', (d: Buffer) => owner.childOutput(this, 'stderr', d));
+    this.pid = proc?.pid ?? -1;
+    if (proc !== null) {
+      proc.on('error', () => { /* ENOENT etc.: 'exit' follows */ });
+      proc.on('exit', (code, signal) => this.onExit(code, signal));
+      proc.stdout?.on('data', (d: Buffer) => owner.childOutput(this, 'stdout', d));
+      proc.stderr?.on('data', (d: Buffer) => owner.childOutput(this, 'stderr', d));
     }
+  }
+
+  get shared(): boolean { return this.proc === null; }
+
+  /** Shared mode: the php-cgi parent was replaced; its socket moved. */
+  rebind(socketPath: string): void {
+    this.socketPath = socketPath;
+    this.dropConnection();
   }
 
   private connect(): net.Socket {
@@ -74,6 +107,11 @@ export class Child implements ScanSink {
     sock.on('error', () => { /* 'close' follows */ });
     sock.on('close', () => { if (this.sock === sock) this.onLost(); });
     this.sock = sock;
+    if (this.probe !== null) {
+      this.probing = true;
+      this.probeOut = [];
+      sock.write(this.probe);
+    }
     return sock;
   }
 
@@ -108,6 +146,10 @@ export class Child implements ScanSink {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.probing) {
+      chunk = this.readProbe(chunk);
+      if (chunk.length === 0) return;
+    }
     const req = this.req;
     if (req === null) return; // php-cgi never speaks unasked; ignore
     this.chunk = chunk;
@@ -116,8 +158,7 @@ export class Child implements ScanSink {
     try {
       stop = this.scanner.scan(chunk, 0);
     } catch {
-      // A child that breaks the protocol costs its own request only.
-      this.kill('SIGKILL');
+      this.brokenStream();
       return;
     }
     const done = this.ended;
@@ -146,10 +187,36 @@ export class Child implements ScanSink {
     if (done) this.finish(req);
   }
 
-  private ended = false;
+  /** Consumes the probe's reply; returns what follows it in the chunk. */
+  private readProbe(chunk: Buffer): Buffer {
+    let stop: number;
+    try {
+      stop = this.scanner.scan(chunk, 0);
+    } catch {
+      this.brokenStream();
+      return EMPTY;
+    }
+    if (!this.ended) return EMPTY;
+    this.ended = false;
+    this.probing = false;
+    this.probed = true;
+    const body = Buffer.concat(this.probeOut).toString('latin1');
+    const pid = Number(body.slice(body.lastIndexOf('\r\n\r\n') + 4));
+    this.probeOut = [];
+    if (pid !== this.pid) {
+      const replacement = this.pid > 0;
+      this.pid = Number.isInteger(pid) && pid > 0 ? pid : -1;
+      this.startedAt = Date.now();
+      this.startedHr = process.hrtime.bigint();
+      this.requests = 0;
+      this.owner.workerStarted(this, replacement);
+    }
+    return chunk.subarray(stop);
+  }
 
   onHeader(type: number, _id: number, contentLength: number, padding: number, headerStart: number): void {
-    if (this.first) {
+    this.recType = type;
+    if (this.first && !this.probing) {
       this.first = false;
       if (type === RecordType.STDOUT && contentLength === PHPCGI_404.length && headerStart >= 0) {
         const c = this.chunk;
@@ -161,7 +228,9 @@ export class Child implements ScanSink {
     }
   }
 
-  onContent(): void { /* reply bytes are forwarded whole */ }
+  onContent(chunk: Buffer, start: number, end: number): void {
+    if (this.probing && this.recType === RecordType.STDOUT) this.probeOut.push(Buffer.from(chunk.subarray(start, end)));
+  }
 
   onRecordEnd(type: number): boolean {
     if (type === RecordType.END_REQUEST) {
@@ -176,16 +245,20 @@ export class Child implements ScanSink {
     this.req = null;
     req.finished = true;
     this.requests++;
-    this.state = 'idle';
-    this.lastChange = Date.now();
+    this.setIdle();
     if (!req.aborted) req.client.requestFinished(req);
     this.owner.childFree(this);
+  }
+
+  private setIdle(): void {
+    if (this.state !== 'exiting') this.state = 'idle';
+    this.lastChange = Date.now();
   }
 
   /**
    * The web server went away. A request whose body is complete runs on and its
    * reply is dropped; one still waiting for body bytes would wait forever, so
-   * the connection is replaced (php-cgi sees EOF and goes back to accept()).
+   * the connection is dropped (php-cgi sees EOF and goes back to accept()).
    */
   abortRequest(req: Request): void {
     if (this.req !== req) return;
@@ -194,51 +267,106 @@ export class Child implements ScanSink {
       this.sock?.resume();
       return;
     }
-    const old = this.sock;
-    this.sock = null; // reconnect on next use; php-cgi sees EOF and returns to accept()
-    old?.destroy();
     this.req = null;
-    this.ended = false;
-    this.scannerReset();
     req.finished = true;
     this.requests++;
-    this.state = 'idle';
-    this.lastChange = Date.now();
+    this.dropConnection();
+    this.setIdle();
     this.owner.childFree(this);
   }
 
-  private scannerReset(): void {
+  /** Forgets the connection without treating it as lost; the next use reconnects. */
+  private dropConnection(): void {
+    const old = this.sock;
+    this.sock = null;
+    old?.destroy();
+    this.ended = false;
+    this.probing = false;
     this.scanner = new RecordScanner(this);
+  }
+
+  /** The child broke the FastCGI stream: it costs its own request only. */
+  private brokenStream(): void {
+    if (this.proc !== null) { this.kill('SIGKILL'); return; }
+    if (this.pid > 0) { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }
+    this.sock?.destroy();
   }
 
   private onLost(): void {
     this.sock = null;
-    const req = this.req;
-    if (req === null) return; // an idle connection php-cgi timed out; reconnect on use
-    // Mid-request: php-cgi died or broke the stream. Only this request is lost.
-    this.req = null;
     this.ended = false;
-    this.scannerReset();
-    req.finished = true;
-    if (!req.aborted) req.client.sock.destroy(); // the web server sees the upstream close (nginx: 502)
-    if (!this.exited && this.state !== 'exiting') {
-      this.state = 'exiting';
-      this.owner.childLost(this);
+    this.probing = false;
+    this.scanner = new RecordScanner(this);
+    const req = this.req;
+    this.req = null;
+    if (req !== null) {
+      // Mid-request: php-cgi died or broke the stream. Only this request is lost.
+      req.finished = true;
+      if (!req.aborted) req.client.sock.destroy(); // the web server sees the upstream close (nginx: 502)
     }
+    if (this.proc !== null) {
+      if (req !== null && !this.exited && this.state !== 'exiting') {
+        this.state = 'exiting';
+        this.owner.childLost(this);
+      }
+      return; // an idle connection php-cgi timed out: reconnect on use
+    }
+    // Shared: a dead worker is replaced by its php-cgi parent. Reconnect at once
+    // (the probe is the first request, so php-cgi's 5 s accept timeout cannot
+    // bite), but only after a connection that worked, so a dead parent cannot
+    // make this loop.
+    const eager = this.probed;
+    this.probed = false;
+    const pid = this.pid;
+    const expected = this.retiring;
+    this.retiring = false;
+    if (pid > 0) {
+      // A worker that broke off mid-request is finished off; whether it is gone
+      // is checked a moment later (its socket closes before it becomes a zombie).
+      if (req !== null && !expected) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      const since = this.startedHr;
+      const served = this.requests;
+      setTimeout(() => {
+        if (expected || !pidAlive(pid)) this.owner.workerGone(this, pid, expected, since, served);
+      }, 50);
+      this.requests = 0;
+    }
+    if (this.state === 'exiting' && !this.pmKilled) this.state = 'idle';
+    if (this.state === 'busy') this.state = 'idle';
+    this.lastChange = Date.now();
+    this.owner.childFree(this);
+    if (eager) setImmediate(() => this.warm());
   }
 
-  /** Stops taking requests and signals the process (SIGTERM is php-cgi's graceful stop). */
+  /** Shared mode: open the connection (and learn the pid) before a request needs it. */
+  warm(): void {
+    if (this.proc === null && this.sock === null && this.state === 'idle' && this.req === null) this.connect();
+  }
+
+  /** Signals the process (SIGTERM is php-cgi's graceful stop) and stops taking requests. */
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     this.state = 'exiting';
-    if (this.req === null) this.sock?.destroy();
-    if (!this.exited) {
-      try { this.proc.kill(signal); } catch { /* already gone */ }
+    if (this.proc !== null) {
+      if (!this.exited) { try { this.proc.kill(signal); } catch { /* already gone */ } }
+    } else if (this.pid > 0) {
+      try { process.kill(this.pid, signal); } catch { /* already gone */ }
     }
+    // After the signal: php-cgi blocked reading this connection sees EOF, then
+    // finds its shutdown flag set instead of accepting again.
+    if (this.req === null) this.sock?.destroy();
   }
 
-  /** Closes the connection; an idle php-cgi then exits on SIGTERM. */
-  retire(): void {
+  /**
+   * pm.max_requests / idle reaping: the process ends after its current request.
+   * False when there is nothing to end (a shared slot with no worker yet).
+   */
+  retire(): boolean {
+    if (this.proc === null) {
+      if (this.pid <= 0 || this.sock === null) { this.requests = 0; return false; }
+      this.retiring = true;
+    }
     this.kill('SIGTERM');
+    return true;
   }
 
   get alive(): boolean { return !this.exited; }

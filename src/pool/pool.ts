@@ -9,10 +9,12 @@ import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener } from '../net/listener.js';
 import { buildSpawnPlan, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
+import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
+import type { ChildProcess } from 'node:child_process';
 import { buildShim } from '../php/shim.js';
 import { lookupGroup, lookupUser } from '../platform/users.js';
 import { ClientConn, type RequestSink } from './client-conn.js';
-import { Child, type ChildOwner } from './child.js';
+import { Child, whoamiRequest, type ChildOwner } from './child.js';
 import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput } from './worker-output.js';
@@ -37,7 +39,11 @@ export class Pool implements RequestSink, ChildOwner {
   private listener: Listener | null = null;
   private allowed: AllowedClients | null = null;
   private plan!: SpawnPlan;
-  private spawnOpts: { cwd?: string; catchOutput: boolean; uid?: number; gid?: number } = { catchOutput: false };
+  private spawnOpts: LaunchOptions = { catchOutput: false };
+  /** Shared mode (static pools): one php-cgi parent forks pm.max_children workers. */
+  private parent: ChildProcess | null = null;
+  private parentSeq = 0;
+  private probe: Buffer | null = null;
   private seq = 0;
   private spawnRate = 1;
   private warnedMaxChildren = false;
@@ -92,25 +98,72 @@ export class Pool implements RequestSink, ChildOwner {
     }
     this.plan = plan;
     this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput };
-    const n = initialChildren(cfg.pm, cfg.pmMaxChildren, cfg.pmStartServers);
-    for (let i = 0; i < n; i++) this.spawnChild(false);
+    if (this.sharedMode) {
+      const whoami = path.join(this.ctx.rundir, 'whoami.php');
+      fs.writeFileSync(whoami, '<?php echo getmypid();', { mode: 0o644 });
+      this.probe = whoamiRequest(whoami);
+      const sock = this.spawnParent();
+      for (let i = 0; i < cfg.pmMaxChildren; i++) {
+        const slot = new Child(++this.seq, sock, this, null, this.probe);
+        this.children.add(slot);
+        this.childFree(slot);
+        slot.warm();
+      }
+    } else {
+      const n = initialChildren(cfg.pm, cfg.pmMaxChildren, cfg.pmStartServers);
+      for (let i = 0; i < n; i++) this.spawnChild(false);
+    }
     this.timer = setInterval(() => this.maintain(), 1000);
     this.timer.unref();
+  }
+
+  /**
+   * Static pools share one php-cgi parent (PHP_FCGI_CHILDREN): one opcache and
+   * copy-on-write memory for all workers (~2 MiB PSS each instead of ~8-12).
+   * TSFPM_SHARED_PARENT=0 spawns every child on its own instead.
+   */
+  private get sharedMode(): boolean {
+    return this.cfg.pm === 'static' && process.env.TSFPM_SHARED_PARENT !== '0';
+  }
+
+  private spawnParent(): string {
+    const sockPath = path.join(this.ctx.rundir, `${this.name}.parent${++this.parentSeq}.sock`);
+    const proc = launchPhpCgi(sockPath, this.plan, { ...this.spawnOpts, extraEnv: { PHP_FCGI_CHILDREN: String(this.cfg.pmMaxChildren) } });
+    this.parent = proc;
+    const pid = proc.pid ?? -1;
+    const startedHr = process.hrtime.bigint();
+    proc.on('error', () => { /* 'exit' follows */ });
+    if (this.spawnOpts.catchOutput) {
+      proc.stdout?.on('data', (d: Buffer) => this.output.write(pid, 'stdout', d));
+      proc.stderr?.on('data', (d: Buffer) => this.output.write(pid, 'stderr', d));
+    }
+    proc.on('exit', (code, signal) => {
+      try { fs.unlinkSync(sockPath); } catch { /* gone */ }
+      if (this.parent !== proc) return;
+      this.parent = null;
+      const how = signal !== null ? `on signal ${os.constants.signals[signal] ?? 0} (${signal})` : `with code ${code ?? 0}`;
+      if (this.state === 'normal') {
+        this.ctx.log.warning(`[pool ${this.name}] php-cgi parent ${pid} exited ${how} after ${formatElapsed(startedHr)} seconds from start`);
+        // Orphaned workers would keep serving old connections: end them, start afresh.
+        for (const c of this.children) if (c.pid > 0) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }
+        const next = this.spawnParent();
+        for (const c of this.children) c.rebind(next);
+      } else {
+        this.ctx.log.debug(`[pool ${this.name}] php-cgi parent ${pid} exited ${how}`);
+        this.children.clear();
+        if (this.onEmpty !== null) this.onEmpty();
+      }
+    });
+    if (this.ctx.isRoot && this.cfg.processPriority !== null && pid > 0) {
+      try { os.setPriority(pid, this.cfg.processPriority); } catch { /* best effort, as fpm */ }
+    }
+    return sockPath;
   }
 
   private spawnChild(announce: boolean): Child {
     const seq = ++this.seq;
     const sockPath = path.join(this.ctx.rundir, `${this.name}.${seq}.sock`);
-    const tmp = `${sockPath}.tmp`;
-    // A plain listening socket: php-cgi accepts on its fd 0. Bound synchronously by
-    // creating the handle through a net.Server; renamed so that closing our copy
-    // (libuv unlinks the bound name) keeps the path for reconnects.
-    const srv = net.createServer();
-    srv.listen({ path: tmp, backlog: 16 });
-    const fd = (srv as unknown as { _handle: { fd: number } })._handle.fd;
-    fs.renameSync(tmp, sockPath);
-    const child = new Child(seq, sockPath, fd, this.plan, this.spawnOpts, this);
-    srv.close();
+    const child = new Child(seq, sockPath, this, launchPhpCgi(sockPath, this.plan, this.spawnOpts), null);
     if (this.ctx.isRoot && this.cfg.processPriority !== null && child.pid > 0) {
       try { os.setPriority(child.pid, this.cfg.processPriority); } catch { /* best effort, as fpm */ }
     }
@@ -209,23 +262,36 @@ export class Pool implements RequestSink, ChildOwner {
   childFree(child: Child): void {
     if (child.state !== 'idle') return;
     const max = this.cfg.pmMaxRequests;
-    if (max > 0 && child.requests >= max) {
-      child.retire(); // replaced when it exits, like php-fpm's pm.max_requests
-      return;
-    }
+    // Replaced when it exits, like php-fpm's pm.max_requests.
+    if (max > 0 && child.requests >= max && child.retire()) return;
     const next = this.nextQueued();
     if (next !== null) {
       child.engage(next);
       this.noteActive();
       return;
     }
-    if (this.state !== 'normal') { child.pmKilled = true; child.retire(); return; }
+    if (this.state !== 'normal') {
+      if (!child.shared) { child.pmKilled = true; child.retire(); }
+      return;
+    }
     if (this.cfg.pm === 'ondemand') this.warnedMaxChildren = false;
     this.idle.push(child);
   }
 
   childLost(child: Child): void {
     child.kill('SIGKILL');
+  }
+
+  workerGone(_child: Child, pid: number, expected: boolean, startedHr: bigint, requests: number): void {
+    // The php-cgi parent reaps its workers, so the exit status is not ours to see.
+    const secs = formatElapsed(startedHr);
+    if (expected) this.ctx.log.notice(`[pool ${this.name}] child ${pid} exited after ${secs} seconds from start (retired after ${requests} requests)`);
+    else if (this.state === 'normal') this.ctx.log.warning(`[pool ${this.name}] child ${pid} exited unexpectedly after ${secs} seconds from start`);
+  }
+
+  workerStarted(child: Child, replacement: boolean): void {
+    // As php-fpm: initial spawns at DEBUG, replacements at NOTICE.
+    if (this.state === 'normal') this.ctx.log[replacement ? 'notice' : 'debug'](`[pool ${this.name}] child ${child.pid} started`);
   }
 
   childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer): void {
@@ -292,6 +358,7 @@ export class Pool implements RequestSink, ChildOwner {
     this.state = graceful ? 'finishing' : 'terminating';
     if (this.timer !== null) clearInterval(this.timer);
     this.listener?.server.close();
+    if (this.parent !== null) return this.stopShared(graceful);
     return new Promise((resolve) => {
       if (this.children.size === 0) { resolve(); return; }
       this.onEmpty = resolve;
@@ -303,9 +370,22 @@ export class Pool implements RequestSink, ChildOwner {
     });
   }
 
+  /** Shared mode: once no request runs, SIGTERM the parent (it takes its workers along). */
+  private stopShared(graceful: boolean): Promise<void> {
+    const parent = this.parent!;
+    return new Promise((resolve) => {
+      this.onEmpty = resolve;
+      const busy = (): boolean => this.queued > 0 || [...this.children].some((c) => c.state === 'busy');
+      const end = (): void => { try { parent.kill('SIGTERM'); } catch { /* gone */ } };
+      if (!graceful || !busy()) { end(); return; }
+      const poll = setInterval(() => { if (!busy()) { clearInterval(poll); end(); } }, 50);
+    });
+  }
+
   /** After a stop: the hard way for children that outlived process_control_timeout. */
   killAll(): void {
     for (const c of this.children) c.kill('SIGKILL');
+    try { this.parent?.kill('SIGKILL'); } catch { /* gone */ }
   }
 
   /** Removes the unix socket file (clean exit). */

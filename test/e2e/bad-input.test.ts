@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTsfpm, type Tsfpm } from '../helpers/daemon.js';
 import { connect, fcgiRequest, rawExchange, scriptParams, type Target } from '../helpers/fcgi-client.js';
-import { childPids, isAlive, waitFor } from '../helpers/procs.js';
+import { isAlive, waitFor, phpWorkers } from '../helpers/procs.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import {
   RecordParser,
@@ -34,13 +34,7 @@ let masterPid: number;
 let fdsBefore = 0;
 
 function phpChildren(): number[] {
-  return childPids(masterPid).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('php-cgi');
-    } catch {
-      return false;
-    }
-  });
+  return phpWorkers(masterPid);
 }
 
 /** pid, state and kernel wait channel of each php-cgi child, for failure messages. */

@@ -88,3 +88,19 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, stepMs = 5
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/**
+ * The php-cgi processes that serve requests below a tsfpm master: php-cgi
+ * descendants with no php-cgi children of their own. That counts standalone
+ * children and the workers of a shared php-cgi parent alike.
+ */
+export function phpWorkers(masterPid: number): number[] {
+  const php = descendants(masterPid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('php-cgi') && isAlive(pid);
+    } catch {
+      return false;
+    }
+  });
+  return php.filter((pid) => !childPids(pid).some((c) => php.includes(c)));
+}
