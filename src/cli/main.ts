@@ -1,5 +1,6 @@
 // Entry point (bin/tsfpm): php-fpm's command line, -t/-tt, then the master.
 // Exit codes (reference §1): 0 ok, 64 usage, 70 software error, 78 init/config failure.
+import { reexecWithMasterFlags } from '../control/v8-flags.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +33,7 @@ export function main(argv: string[]): void {
     case 'run': break;
   }
   const opts = action.opts;
+  if (opts.test === 0) reexecWithMasterFlags();
   const log = new ErrorLog();
   const code = prepare(opts, log);
   if (code !== null) { log.flush(); return exit(code); }

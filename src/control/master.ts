@@ -52,6 +52,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
     }
   }
 
+  process.title = `tsfpm: master process (${config.path})`;
   log.notice(`fpm is running, pid ${process.pid}`);
   for (const pool of pools) pool.start();
   log.notice('ready to handle connections');
