@@ -22,8 +22,10 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-'));
   fs.chmodSync(rundir, 0o711); // children (maybe another uid) read their prepend shim here
   const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
-  const pools = config.pools.map((p) => new Pool(p, {
-    log, rundir, isRoot,
+  const processMax = config.global.processMax;
+  const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveChildren, 0) < processMax;
+  const pools: Pool[] = config.pools.map((p) => new Pool(p, {
+    log, rundir, isRoot, mayStart,
     php: { phpCgi: opts.phpCgi, phpIni: opts.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines },
   }));
 

@@ -24,6 +24,8 @@ export interface PoolContext {
   php: InterpreterOptions;
   rundir: string;          // root-only directory for the children's private sockets
   isRoot: boolean;
+  /** process.max: false when starting one more child would exceed it. */
+  mayStart(): boolean;
 }
 
 export type PoolState = 'normal' | 'finishing' | 'terminating';
@@ -160,7 +162,11 @@ export class Pool implements RequestSink, ChildOwner {
     return sockPath;
   }
 
-  private spawnChild(announce: boolean): Child {
+  private spawnChild(announce: boolean): Child | null {
+    if (!this.ctx.mayStart()) {
+      this.ctx.log.warning("The maximum number of processes has been reached. Please review your configuration and consider raising 'process.max'");
+      return null;
+    }
     const seq = ++this.seq;
     const sockPath = path.join(this.ctx.rundir, `${this.name}.${seq}.sock`);
     const child = new Child(seq, sockPath, this, launchPhpCgi(sockPath, this.plan, this.spawnOpts), null);
@@ -250,6 +256,9 @@ export class Pool implements RequestSink, ChildOwner {
     this.ctx.log.debug(`[pool ${this.name}] got accept without idle child available .... I forked`);
     this.spawnChild(false);
   }
+
+  /** Children counted against process.max (shared-parent workers included). */
+  get liveChildren(): number { return this.liveCount(); }
 
   private liveCount(): number {
     let n = 0;
