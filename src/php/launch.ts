@@ -11,6 +11,8 @@ export interface LaunchOptions {
   cwd?: string;
   catchOutput: boolean;
   extraEnv?: Record<string, string>;
+  uid?: number;     // only when setpriv is missing (then supplementary groups are lost)
+  gid?: number;
 }
 
 /** Binds `socketPath` and execs php-cgi on it; the master keeps no copy of the socket. */
@@ -27,6 +29,8 @@ export function launchPhpCgi(socketPath: string, plan: SpawnPlan, opts: LaunchOp
       stdio: [fd, out, out],
       env: opts.extraEnv ? { ...plan.env, ...opts.extraEnv } : plan.env,
       cwd: opts.cwd,
+      uid: opts.uid,
+      gid: opts.gid,
     });
   } finally {
     srv.close();

@@ -55,3 +55,18 @@ export function buildSpawnPlan(
   delete env.PHP_FCGI_CHILDREN;
   return { command: php.phpCgi, args, env };
 }
+
+export interface Credentials { uid: number; gid: number }
+
+/**
+ * Runs the plan through util-linux's setpriv: the child gets SIGTERM (php-cgi's
+ * graceful stop) when the master dies, since php-cgi sets no parent-death
+ * signal itself and would otherwise live on orphaned; and, as root with a pool
+ * `user`, it drops to that uid/gid keeping the user's supplementary groups
+ * (libuv's uid/gid spawn drops them all).
+ */
+export function wrapWithSetpriv(plan: SpawnPlan, setpriv: string, creds: Credentials | null): SpawnPlan {
+  const args = ['--pdeathsig', 'TERM'];
+  if (creds !== null) args.push('--reuid', String(creds.uid), '--regid', String(creds.gid), '--init-groups');
+  return { command: setpriv, args: [...args, '--', plan.command, ...plan.args], env: plan.env };
+}

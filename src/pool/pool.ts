@@ -8,7 +8,7 @@ import type { PoolConfig } from '../config/types.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener } from '../net/listener.js';
-import { buildSpawnPlan, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
+import { buildSpawnPlan, wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
 import type { ChildProcess } from 'node:child_process';
 import { buildShim } from '../php/shim.js';
@@ -29,6 +29,10 @@ export interface PoolContext {
 }
 
 export type PoolState = 'normal' | 'finishing' | 'terminating';
+
+// util-linux, in every Debian install; without it children run as the master
+// (with a warning at start when a pool sets `user`).
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p)) ?? null;
 
 export class Pool implements RequestSink, ChildOwner {
   readonly name: string;
@@ -82,24 +86,22 @@ export class Pool implements RequestSink, ChildOwner {
     const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
     fs.writeFileSync(shimPath, buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null }), { mode: 0o644 });
     let userEnv: { USER?: string; HOME?: string } = {};
-    let plan: SpawnPlan;
+    let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
       const u = lookupUser(cfg.user);
       const g = cfg.group !== null ? lookupGroup(cfg.group) : null;
       if (u !== null) {
         userEnv = { USER: u.name, HOME: u.home };
-        const gid = g?.gid ?? u.gid;
-        plan = buildSpawnPlan(cfg, this.ctx.php, shimPath, process.env, userEnv);
-        // setpriv keeps supplementary groups (initgroups); libuv's uid/gid spawn drops them.
-        plan = { command: 'setpriv', args: ['--reuid', String(u.uid), '--regid', String(gid), '--init-groups', '--', plan.command, ...plan.args], env: plan.env };
-      } else {
-        plan = buildSpawnPlan(cfg, this.ctx.php, shimPath, process.env, userEnv);
+        creds = { uid: u.uid, gid: g?.gid ?? u.gid };
       }
-    } else {
-      plan = buildSpawnPlan(cfg, this.ctx.php, shimPath, process.env, userEnv);
+    }
+    let plan = buildSpawnPlan(cfg, this.ctx.php, shimPath, process.env, userEnv);
+    if (SETPRIV !== null) plan = wrapWithSetpriv(plan, SETPRIV, creds);
+    else if (creds !== null) {
+      this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);
     }
     this.plan = plan;
-    this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput };
+    this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput, ...(SETPRIV === null && creds !== null ? creds : {}) };
     if (this.sharedMode) {
       const whoami = path.join(this.ctx.rundir, 'whoami.php');
       fs.writeFileSync(whoami, '<?php echo getmypid();', { mode: 0o644 });

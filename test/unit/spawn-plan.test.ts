@@ -1,7 +1,7 @@
 // buildSpawnPlan: argv and environment of one php-cgi child (reference §10, issue 4 item 4).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSpawnPlan, type InterpreterOptions } from '../../src/php/spawn-plan.js';
+import { buildSpawnPlan, wrapWithSetpriv, type InterpreterOptions } from '../../src/php/spawn-plan.js';
 import { defaultPool } from '../../src/config/directives.js';
 import type { PoolConfig } from '../../src/config/types.js';
 
@@ -126,4 +126,14 @@ test('spawn plan: the master environment object is not modified', () => {
   const env = { ...MASTER_ENV };
   buildSpawnPlan(pool({ clearEnv: false, env: { SHARED: 'x' } }), PHP, SHIM, env);
   assert.deepEqual(env, MASTER_ENV);
+});
+
+test('wrapWithSetpriv: parent-death signal always, credentials only when given', () => {
+  const plan = { command: 'php-cgi', args: ['-d', 'x=1'], env: { A: 'b' } };
+  const plain = wrapWithSetpriv(plan, '/usr/bin/setpriv', null);
+  assert.equal(plain.command, '/usr/bin/setpriv');
+  assert.deepEqual(plain.args, ['--pdeathsig', 'TERM', '--', 'php-cgi', '-d', 'x=1']);
+  assert.deepEqual(plain.env, { A: 'b' });
+  const dropped = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 33, gid: 34 });
+  assert.deepEqual(dropped.args, ['--pdeathsig', 'TERM', '--reuid', '33', '--regid', '34', '--init-groups', '--', 'php-cgi', '-d', 'x=1']);
 });
