@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { makeTempDir } from '../helpers/tmp.js';
 
 const BIN = path.resolve(__dirname, '../../../bin/tsfpm');
 const STOCK = '/etc/php/8.2/fpm/php-fpm.conf';
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-cli-'));
+const tmp = makeTempDir('tsfpm-cli-');
 
 function tsfpm(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string; lines: string[] } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });

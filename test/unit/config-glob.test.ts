@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fnmatch, glob, matchComponent } from '../../src/config/glob.js';
+import { makeTempDir } from '../helpers/tmp.js';
 
 test('fnmatch: * ? [..] [!..] ranges and escapes', () => {
   assert.ok(fnmatch('*.conf', 'www.conf'));
@@ -20,7 +20,7 @@ test('fnmatch: * ? [..] [!..] ranges and escapes', () => {
 });
 
 test('glob on disk: sorted, directories marked, missing dir aborts, no match', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-glob-'));
+  const dir = makeTempDir('tsfpm-glob-');
   for (const f of ['b.conf', 'a.conf', '.h.conf', 'c.txt']) fs.writeFileSync(path.join(dir, f), '');
   fs.mkdirSync(path.join(dir, 'd.conf'));
   assert.deepEqual(glob(`${dir}/*.conf`), { ok: true, paths: [`${dir}/a.conf`, `${dir}/b.conf`, `${dir}/d.conf/`] });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ErrorLog, formatLine, strerrorSuffix, truncate } from '../../src/log/error-log.js';
+import { makeTempDir } from '../helpers/tmp.js';
 
 const date = new Date(2026, 10, 25, 19, 55, 34, 135);
 
@@ -30,7 +30,7 @@ test('syserror suffix is strerror (errno)', () => {
 });
 
 test('ErrorLog: stderr before configure, file + stderr copy until startupDone, level filter, reopen', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-log-'));
+  const dir = makeTempDir('tsfpm-log-');
   const file = path.join(dir, 'err.log');
   const seen: string[] = [];
   const log = new ErrorLog({ stderr: { write: (s: string) => seen.push(s) }, now: () => date });

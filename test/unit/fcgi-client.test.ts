@@ -6,10 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { connect, fcgiRequest, rawExchange, scriptParams, type Target } from '../helpers/fcgi-client.js';
 import { RecordType, decodeParams, encodeParams, encodeRecord } from '../../src/fastcgi/index.js';
+import { makeTempDir } from '../helpers/tmp.js';
 
 let dir = '';
 let child: ChildProcess | undefined;
@@ -23,7 +23,7 @@ function listenFd(server: net.Server): number {
 }
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-fcgi-client-'));
+  dir = makeTempDir('tsfpm-fcgi-client-');
   fs.writeFileSync(path.join(dir, 'hello.php'), '<?php echo "hello ", getmypid();');
   fs.writeFileSync(
     path.join(dir, 'echo.php'),

@@ -3,12 +3,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildShim } from '../../src/php/shim.js';
+import { makeTempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsfpm-shim-'));
+const dir = makeTempDir('tsfpm-shim-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 writeFileSync(join(dir, 'ok.php'), '<?php echo "ran ok.php";\n');
