@@ -7,6 +7,7 @@ import type { FpmConfig } from '../config/types.js';
 import type { CliOptions } from '../cli/options.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { Pool } from '../pool/pool.js';
+import { chooseIni } from '../php/fpm-ini.js';
 import { daemonizeIfAsked, reportReady } from './daemonize.js';
 
 export const EXIT_OK = 0;
@@ -22,11 +23,13 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-'));
   fs.chmodSync(rundir, 0o711); // children (maybe another uid) read their prepend shim here
   const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
+  const ini = chooseIni(opts, process.env);
+  if (ini.phpIni !== null && ini.phpIni !== opts.phpIni) log.notice(`using php-fpm's php.ini for the children: ${ini.phpIni}${ini.scanDir ? ` (+ ${ini.scanDir})` : ''}`);
   const processMax = config.global.processMax;
   const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveChildren, 0) < processMax;
   const pools: Pool[] = config.pools.map((p) => new Pool(p, {
     log, rundir, isRoot, mayStart,
-    php: { phpCgi: opts.phpCgi, phpIni: opts.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines },
+    php: { phpCgi: opts.phpCgi, phpIni: ini.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines, scanDir: ini.scanDir },
   }));
 
   // Every socket first: a bad listen line must not leave half a daemon running.
