@@ -88,6 +88,11 @@ export async function openListener(o: ListenOptions): Promise<Listener> {
   try {
     await listenOnce(server, { path: tmp, backlog: nodeBacklog(o.backlog) });
   } catch (err) {
+    // libuv reports a missing directory as EACCES; bind(2) itself says ENOENT.
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EACCES' && !fs.existsSync(path.dirname(final))) {
+      throw bindError(final, Object.assign(new Error('no such directory'), { code: 'ENOENT', errno: -2 }));
+    }
     throw bindError(final, err);
   }
   try {

@@ -124,7 +124,10 @@ export class Child implements ScanSink {
     this.first = true;
     const p = req.pending;
     req.pending = [];
+    req.pendingBytes = 0;
     this.send(p);
+    // The web server was paused while the body waited for a child (unless send() just paused it).
+    if (!req.aborted && this.pausedClient === null && req.client.sock.isPaused()) req.client.sock.resume();
   }
 
   /** Writes request bytes; a slow child pauses the web server's connection. */

@@ -10,6 +10,11 @@ import { answerGetValues } from '../fastcgi/get-values.js';
 import { FastCgiProtocolError } from '../fastcgi/errors.js';
 import { Request } from './request.js';
 
+// nginx sends a few KiB of params; a client streaming megabytes is not a web server.
+const MAX_PARAMS_BYTES = 1 << 20;
+// Body bytes held per request while it waits for a child.
+const MAX_PENDING_BYTES = 256 * 1024;
+
 export interface RequestSink {
   dispatch(req: Request): void;
   abort(req: Request): void;
@@ -68,7 +73,11 @@ export class ClientConn implements ScanSink {
     const req = this.req;
     if (req !== null && this.out.length > 0) {
       if (req.child !== null) req.child.send(this.out);
-      else if (!req.aborted) for (const b of this.out) req.pending.push(b);
+      else if (!req.aborted) {
+        for (const b of this.out) { req.pending.push(b); req.pendingBytes += b.length; }
+        // No child yet: stop reading a large body instead of buffering all of it.
+        if (req.paramsDone && req.pendingBytes > MAX_PENDING_BYTES) this.sock.pause();
+      }
       this.out = [];
     }
     if (stop < chunk.length) this.stash = chunk.subarray(stop);
@@ -132,7 +141,9 @@ export class ClientConn implements ScanSink {
         }
       }
     } else if (t === RecordType.PARAMS && this.req !== null) {
-      this.req.addParams(chunk, start, end);
+      if (this.req.addParams(chunk, start, end) > MAX_PARAMS_BYTES) {
+        throw new FastCgiProtocolError('FCGI_ERR_TOO_LONG', `PARAMS over ${MAX_PARAMS_BYTES} bytes`);
+      }
     } else if (this.capture !== null) {
       this.capture.push(chunk.subarray(start, end));
     }

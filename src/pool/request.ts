@@ -6,6 +6,8 @@ import { decodeParams } from '../fastcgi/params.js';
 export class Request {
   /** Forwarded bytes held until a child is engaged. */
   pending: Buffer[] = [];
+  pendingBytes = 0;
+  private paramsBytes = 0;
   private paramsChunks: Buffer[] = [];
   private paramsCache: Map<string, string> | null = null;
   child: Child | null = null;
@@ -24,8 +26,11 @@ export class Request {
     readonly keepConn: boolean,
   ) {}
 
-  addParams(chunk: Buffer, start: number, end: number): void {
+  /** Keeps a piece of the PARAMS stream; returns the total so far. */
+  addParams(chunk: Buffer, start: number, end: number): number {
     this.paramsChunks.push(chunk.subarray(start, end));
+    this.paramsBytes += end - start;
+    return this.paramsBytes;
   }
 
   /** Decoded lazily: the hot path never needs the params, status and logs do. */

@@ -174,6 +174,14 @@ test('content+padding over 65535: connection closed', async () => {
   await assertHealthy('oversize');
 });
 
+test('PARAMS stream over 1 MiB (no web server sends that): connection closed', async () => {
+  const records: Buffer[] = [begin()];
+  // 20 records of 60000 bytes each, never ending the PARAMS stream.
+  for (let i = 0; i < 20; i++) records.push(encodeRecord(RecordType.PARAMS, 1, Buffer.alloc(60000, 0x41)));
+  await expectClosed(Buffer.concat(records), 'params flood');
+  await assertHealthy('params flood');
+});
+
 test('a record type that cannot start a request: connection closed', async () => {
   for (const [label, bytes] of [
     ['PARAMS', params('/hello.php')],
