@@ -58,13 +58,9 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   }
 
   process.title = `tsfpm: master process (${config.path})`;
-  log.notice(`fpm is running, pid ${process.pid}`);
-  for (const pool of pools) pool.start();
-  log.notice('ready to handle connections');
-  log.startupDone();
-  reportReady(true);
-
-  return new Promise<number>((resolve) => {
+  // Handlers first: a signal that arrives right after "ready" must not find
+  // Node's default action (death without cleanup).
+  const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (graceful: boolean): void => {
       if (stopping) return;
@@ -103,4 +99,11 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
     process.on('SIGUSR2', reload);
     process.on('SIGHUP', reload);
   });
+
+  log.notice(`fpm is running, pid ${process.pid}`);
+  for (const pool of pools) pool.start();
+  log.notice('ready to handle connections');
+  log.startupDone();
+  reportReady(true);
+  return done;
 }
