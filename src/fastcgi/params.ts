@@ -8,6 +8,32 @@ function overrun(at: number): FastCgiProtocolError {
   return new FastCgiProtocolError('FCGI_ERR_PARAMS_OVERRUN', `name-value pair at offset ${at} overruns the params block`);
 }
 
+/** Where one pair lies; reused by the walkers below to avoid an allocation per pair. */
+interface Pair { name: number; nameLen: number; valueLen: number; next: number }
+
+/** Reads the pair starting at p into `out`; throws on any length running past `end`. */
+function readPair(body: Buffer, p: number, end: number, out: Pair): void {
+  const start = p;
+  let nameLen = body[p++]!;
+  if (nameLen & 0x80) {
+    if (p + 3 > end) throw overrun(start);
+    nameLen = ((nameLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
+    p += 3;
+  }
+  if (p >= end) throw overrun(start);
+  let valueLen = body[p++]!;
+  if (valueLen & 0x80) {
+    if (p + 3 > end) throw overrun(start);
+    valueLen = ((valueLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
+    p += 3;
+  }
+  if (nameLen + valueLen > end - p) throw overrun(start);
+  out.name = p;
+  out.nameLen = nameLen;
+  out.valueLen = valueLen;
+  out.next = p + nameLen + valueLen;
+}
+
 /**
  * Every pair in order, duplicates included (php-fpm keeps the last value of a
  * duplicated name; callers building a map get that for free). Strings are latin1 so
@@ -15,68 +41,34 @@ function overrun(at: number): FastCgiProtocolError {
  */
 export function decodeParams(body: Buffer): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  const end = body.length;
-  let p = 0;
-  while (p < end) {
-    const start = p;
-    let nameLen = body[p++]!;
-    if (nameLen & 0x80) {
-      if (p + 3 > end) throw overrun(start);
-      nameLen = ((nameLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
-      p += 3;
-    }
-    if (p >= end) throw overrun(start);
-    let valueLen = body[p++]!;
-    if (valueLen & 0x80) {
-      if (p + 3 > end) throw overrun(start);
-      valueLen = ((valueLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
-      p += 3;
-    }
-    if (nameLen + valueLen > end - p) throw overrun(start);
-    const name = body.toString('latin1', p, p + nameLen);
-    p += nameLen;
-    out.push([name, body.toString('latin1', p, p + valueLen)]);
-    p += valueLen;
+  const pair: Pair = { name: 0, nameLen: 0, valueLen: 0, next: 0 };
+  for (let p = 0; p < body.length; p = pair.next) {
+    readPair(body, p, body.length, pair);
+    const v = pair.name + pair.nameLen;
+    out.push([body.toString('latin1', pair.name, v), body.toString('latin1', v, v + pair.valueLen)]);
   }
   return out;
 }
 
 /**
- * The value of `name` (last occurrence wins, as in php-fpm), or undefined. Hot path:
- * walks the lengths and compares bytes only for names of the right length, decoding
- * nothing but the value found. `name` must be ASCII/latin1.
+ * The value of `name` (last occurrence wins, as in php-fpm), or undefined.
+ * Compares bytes only for names of the right length, decoding nothing but the
+ * value found. `name` must be ASCII/latin1.
  */
 export function findParam(body: Buffer, name: string): string | undefined {
   const want = name.length;
-  const end = body.length;
-  let p = 0;
+  const pair: Pair = { name: 0, nameLen: 0, valueLen: 0, next: 0 };
   let found = -1;
   let foundLen = 0;
-  while (p < end) {
-    const start = p;
-    let nameLen = body[p++]!;
-    if (nameLen & 0x80) {
-      if (p + 3 > end) throw overrun(start);
-      nameLen = ((nameLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
-      p += 3;
+  for (let p = 0; p < body.length; p = pair.next) {
+    readPair(body, p, body.length, pair);
+    if (pair.nameLen !== want) continue;
+    let i = 0;
+    while (i < want && body[pair.name + i] === name.charCodeAt(i)) i++;
+    if (i === want) {
+      found = pair.name + want;
+      foundLen = pair.valueLen;
     }
-    if (p >= end) throw overrun(start);
-    let valueLen = body[p++]!;
-    if (valueLen & 0x80) {
-      if (p + 3 > end) throw overrun(start);
-      valueLen = ((valueLen & 0x7f) << 24) | (body[p]! << 16) | (body[p + 1]! << 8) | body[p + 2]!;
-      p += 3;
-    }
-    if (nameLen + valueLen > end - p) throw overrun(start);
-    if (nameLen === want) {
-      let i = 0;
-      while (i < want && body[p + i] === name.charCodeAt(i)) i++;
-      if (i === want) {
-        found = p + nameLen;
-        foundLen = valueLen;
-      }
-    }
-    p += nameLen + valueLen;
   }
   return found < 0 ? undefined : body.toString('latin1', found, found + foundLen);
 }

@@ -19,18 +19,8 @@ import {
   type FastCgiErrorCode,
   type FcgiRecord,
 } from '../../src/fastcgi/index.js';
+import { prng } from '../helpers/prng.js';
 
-/** mulberry32: small seeded PRNG so a failing chunking reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function collect(chunks: Buffer[]): FcgiRecord[] {
   const out: FcgiRecord[] = [];
