@@ -63,6 +63,7 @@ function prepare(opts: CliOptions, log: ErrorLog): number | null {
     log.error('FPM initialization failed');
     return EXIT_CONFIG;
   }
+  if (opts.test === 0 && process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
   if (opts.test > 0) {
     if (opts.test > 1) for (const line of dumpConfig(config)) log.notice(line);
     // php-fpm's message ends with '\n', hence the empty line after it.

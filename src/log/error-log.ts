@@ -1,8 +1,12 @@
 // php-fpm's error log (reference §7): `[25-Nov-2026 19:55:34] NOTICE: msg`.
 // formatLine() is pure; ErrorLog owns the destinations. The file writer is
-// pino's sonic-boom (`pino.destination`): O_APPEND, synchronous (a master log
-// line must survive an immediate process.exit), reopenable for SIGUSR1.
-import pino from 'pino';
+// sonic-boom, pino's destination (what `pino.destination()` returns), used
+// directly: O_APPEND, synchronous (a master log line must survive an immediate
+// process.exit), reopenable for SIGUSR1. Loading all of pino costs the master
+// ~8 MiB, so pino itself is loaded only for TSFPM_LOG_FORMAT=json, where its
+// JSON lines are the point.
+import SonicBoom from 'sonic-boom';
+import type { Logger } from 'pino';
 import os from 'node:os';
 
 export type LogLevel = 'debug' | 'notice' | 'warning' | 'error' | 'alert';
@@ -104,13 +108,32 @@ export class ErrorLog {
       this.toStderr = true;
       return;
     }
-    const dest = pino.destination({ dest: t.errorLog, append: true, sync: true, mode: 0o600, mkdir: false });
+    const dest = new SonicBoom({ dest: t.errorLog, append: true, sync: true, mode: 0o600, mkdir: false });
     this.closeFile();
     this.file = dest;
     this.toStderr = false;
   }
 
-  setLevel(level: LogLevel): void { this.level = level; }
+  /**
+   * TSFPM_LOG_FORMAT=json: the same messages as pino JSON lines
+   * (`{"level":"notice","time":…,"pid":…,"msg":…}`), for log shippers.
+   */
+  useJson(): void {
+    const pino = require('pino') as typeof import('pino');
+    const levels = { debug: 20, notice: 30, warning: 40, error: 50, alert: 60 };
+    this.json = pino.default({
+      customLevels: levels, useOnlyCustomLevels: true, level: this.level,
+      base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label: string) => ({ level: label }) },
+    }, (this.file ?? this.stderr) as NodeJS.WritableStream) as unknown as Logger<LogLevel>;
+  }
+
+  private json: Logger<LogLevel> | null = null;
+
+  setLevel(level: LogLevel): void {
+    this.level = level;
+    if (this.json !== null) this.json.level = level;
+  }
   getLevel(): LogLevel { return this.level; }
   /** The error_log fd (for pointing a daemon's stderr at it), or null when logging to stderr. */
   get fd(): number | null { return this.file?.fd ?? null; }
@@ -134,6 +157,7 @@ export class ErrorLog {
 
   log(level: LogLevel, msg: string): void {
     if (RANK[level] < RANK[this.level]) return;
+    if (this.json !== null) { this.json[level](this.limit ? truncate(msg, this.limit) : msg); return; }
     const date = this.now();
     const line = formatLine(level, msg, date, { debug: this.level === 'debug', limit: this.limit });
     this.writeLine(line, RANK[level] >= RANK.notice);

@@ -57,3 +57,19 @@ test('ErrorLog: daemonize=no with -O logs to stderr only', () => {
   log.error('boom');
   assert.deepEqual(seen, ['[25-Nov-2026 19:55:34] ERROR: boom\n']);
 });
+
+test('TSFPM_LOG_FORMAT=json mode: the same messages as pino JSON lines, level names kept', () => {
+  const lines: string[] = [];
+  const log = new ErrorLog({ stderr: { write: (s: string) => { lines.push(s); return true; } } });
+  log.useJson();
+  log.notice('fpm is running, pid 1');
+  log.debug('not at notice level');
+  log.alert('[pool www] user has not been defined');
+  const recs = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(recs.length, 2);
+  assert.equal(recs[0].level, 'notice');
+  assert.equal(recs[0].msg, 'fpm is running, pid 1');
+  assert.equal(recs[0].pid, process.pid);
+  assert.match(String(recs[0].time), /^\d{4}-\d\d-\d\dT/);
+  assert.equal(recs[1].level, 'alert');
+});
