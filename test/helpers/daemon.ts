@@ -30,6 +30,8 @@ export interface TsfpmOptions {
   env?: Record<string, string>;
   /** Resolve as soon as the process is spawned instead of waiting for READY_RE (for failure tests). */
   noWait?: boolean;
+  /** Leave out -O, so that the log goes to error_log (NOTICEs up to "ready" still reach stderr). */
+  logToFile?: boolean;
 }
 
 export interface Tsfpm {
@@ -75,7 +77,7 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
   const confPath = join(dir, 'php-fpm.conf');
   writeFileSync(confPath, opts.conf.replaceAll('{dir}', dir));
 
-  const proc = spawn(process.execPath, [TSFPM_BIN, '-F', '-R', '-O', '-y', confPath, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [TSFPM_BIN, '-F', '-R', ...(opts.logToFile ? [] : ['-O']), '-y', confPath, ...(opts.args ?? [])], {
     cwd: dir,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,6 +169,8 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
     output: () => out,
     waitForOutput,
     signal: (sig) => {
+      // A test that signals usually awaits `exited` next: keep the runner's loop alive for it.
+      if (sig !== 'SIGUSR1' && sig !== 'SIGUSR2') proc.ref();
       if (alive(proc)) proc.kill(sig);
     },
     stop,
