@@ -40,7 +40,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
     log.error('FPM initialization failed');
     for (const pool of pools) pool.closeListener();
     cleanupRundir();
-    reportReady(false);
+    reportReady(false, log.fd);
     return EXIT_CONFIG;
   }
 
@@ -52,7 +52,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
       log.syserror('error', `Unable to create the PID file (${pidFile}).`, err as NodeJS.ErrnoException);
       for (const pool of pools) pool.closeListener();
       cleanupRundir();
-      reportReady(false);
+      reportReady(false, log.fd);
       return EXIT_CONFIG;
     }
   }
@@ -104,6 +104,6 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   for (const pool of pools) pool.start();
   log.notice('ready to handle connections');
   log.startupDone();
-  reportReady(true);
+  reportReady(true, log.fd);
   return done;
 }
