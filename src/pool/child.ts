@@ -16,6 +16,7 @@ import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
 import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
 import type { Request } from './request.js';
+import type { FrontSocket } from '../net/front-socket.js';
 import { pidAlive } from '../php/launch.js';
 
 // php-cgi answers a missing script with this exact STDOUT record body.
@@ -65,7 +66,7 @@ export class Child implements ScanSink {
   private ended = false;
   private rewrite: [number, number] | null = null;
   private chunk: Buffer = EMPTY;
-  private pausedClient: net.Socket | null = null;
+  private pausedClient: FrontSocket | null = null;
   private exited = false;
   // Shared mode.
   private probing = false;
@@ -172,19 +173,19 @@ export class Child implements ScanSink {
       const rewrite = this.rewrite as [number, number] | null;
       if (rewrite !== null) {
         const [a, b] = rewrite;
-        client.cork();
-        client.write(chunk.subarray(0, a));
-        client.write(encodeRecord(RecordType.STDERR, req.id, FPM_404_STDERR));
-        client.write(encodeRecord(RecordType.STDOUT, req.id, FPM_404));
-        ok = client.write(chunk.subarray(b, stop));
-        client.uncork();
+        ok = client.write(Buffer.concat([
+          chunk.subarray(0, a),
+          encodeRecord(RecordType.STDERR, req.id, FPM_404_STDERR),
+          encodeRecord(RecordType.STDOUT, req.id, FPM_404),
+          chunk.subarray(b, stop),
+        ]));
       } else {
         ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop));
       }
       if (!ok && !done) {
         const sock = this.sock;
         sock?.pause();
-        client.once('drain', () => sock?.resume());
+        client.onceDrain(() => sock?.resume());
       }
     }
     if (done) this.finish(req);

@@ -3,7 +3,7 @@
 // request's records to a child byte for byte; the only change made on the way
 // is FCGI_KEEP_CONN in BEGIN_REQUEST, so that tsfpm's connection to the child
 // outlives the request. Requests on one connection are served in order.
-import type * as net from 'node:net';
+import type { FrontSocket } from '../net/front-socket.js';
 import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, FLAG_KEEP_CONN, BEGIN_REQUEST_BODY_LEN } from '../fastcgi/constants.js';
 import { answerGetValues } from '../fastcgi/get-values.js';
@@ -40,10 +40,9 @@ export class ClientConn implements ScanSink {
   private out: Buffer[] = [];
   private chunk: Buffer = Buffer.alloc(0);
 
-  constructor(readonly sock: net.Socket, private readonly sink: RequestSink) {
-    sock.on('data', (c: Buffer) => this.onData(c));
-    sock.on('error', () => { /* 'close' follows */ });
-    sock.on('close', () => this.onClose());
+  constructor(readonly sock: FrontSocket, private readonly sink: RequestSink) {
+    sock.onData = (c: Buffer) => this.onData(c);
+    sock.onClose = () => this.onClose();
   }
 
   private onData(chunk: Buffer): void {
@@ -183,8 +182,7 @@ export class ClientConn implements ScanSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.sock.writableLength === 0) this.sock.destroy();
-    else this.sock.destroySoon();
+    this.sock.close();
   }
 
   private fail(reason: string): void {

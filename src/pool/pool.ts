@@ -1,6 +1,5 @@
 // One pool: its listening socket, its php-cgi children, the FIFO of requests
 // waiting for an idle child, and its process manager's tick.
-import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +7,7 @@ import type { PoolConfig } from '../config/types.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener } from '../net/listener.js';
+import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { buildSpawnPlan, wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
 import type { ChildProcess } from 'node:child_process';
@@ -76,7 +76,7 @@ export class Pool implements RequestSink, ChildOwner {
       owner: this.cfg.listenOwner, group: this.cfg.listenGroup, mode: this.cfg.listenMode,
       aclUsers: this.cfg.listenAclUsers, aclGroups: this.cfg.listenAclGroups,
     });
-    this.listener.server.on('connection', (sock) => this.onConnection(sock));
+    adoptConnections(this.listener.server, (sock) => this.onConnection(sock));
   }
 
   /** Prepares the spawn plan and starts the initial children and the PM tick. */
@@ -182,7 +182,7 @@ export class Pool implements RequestSink, ChildOwner {
     return child;
   }
 
-  private onConnection(sock: net.Socket): void {
+  private onConnection(sock: FrontSocket): void {
     if (this.state !== 'normal') { sock.destroy(); return; }
     if (this.allowed !== null && !isClientAllowed(this.allowed, sock.remoteAddress)) {
       const ip = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');

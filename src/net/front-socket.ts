@@ -1,0 +1,211 @@
+// The web server's side of a connection, as the relay needs it: bytes in,
+// bytes out, pause, close. Two implementations behind one small interface:
+//
+// - RawFrontSocket drives the libuv handle that net.Server accepted directly
+//   (Node's stream_wrap binding). For a FastCGI request that is one read, one
+//   write and one close, net.Socket's Duplex machinery (stream states, event
+//   emitters, nextTick close) costs more than the work itself: measured here,
+//   ~36 µs of master CPU per hello request with net.Socket against ~26 µs raw,
+//   hello throughput 0.62 -> 0.85+ of php-fpm's without nginx keep-alive
+//   (docs/request-path.md).
+// - NetFrontSocket wraps a net.Socket; used when the binding is missing (a
+//   Node that no longer exposes it) or TSFPM_RAW_SOCKETS=0.
+import type * as net from 'node:net';
+
+export interface FrontSocket {
+  /** Peer IP for TCP, undefined for unix sockets. */
+  readonly remoteAddress: string | undefined;
+  onData: (chunk: Buffer) => void;
+  /** Called once when the connection is gone, whoever closed it. */
+  onClose: () => void;
+  /** False when the bytes queued in user space passed the high-water mark. */
+  write(buf: Buffer): boolean;
+  onceDrain(cb: () => void): void;
+  pause(): void;
+  resume(): void;
+  isPaused(): boolean;
+  /** Closes once everything written has been flushed. */
+  close(): void;
+  /** Closes now, dropping anything unsent. */
+  destroy(): void;
+}
+
+const HIGH_WATER_MARK = 64 * 1024;
+const noop = (): void => { /* replaced by the owner */ };
+
+// ---- raw libuv handles (Node internals, feature-detected)
+
+interface StreamHandle {
+  onread: (ab: ArrayBuffer | undefined) => void;  // native setter: must stay a function
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteReq, buf: Buffer): number;
+  close(cb?: () => void): void;
+  getpeername?(out: { address?: string }): number;
+}
+
+interface WriteReq {
+  handle: StreamHandle;
+  oncomplete: (status: number) => void;
+  async: boolean;
+  buffer: Buffer | null;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteReq;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+  streamBaseState: Int32Array;
+}
+
+function loadStreamWrap(): StreamWrapBinding | null {
+  if (process.env.TSFPM_RAW_SOCKETS === '0') return null;
+  try {
+    const b = (process as unknown as { binding(name: string): unknown }).binding('stream_wrap') as Partial<StreamWrapBinding>;
+    if (typeof b.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array)) return null;
+    if (typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number') return null;
+    return b as StreamWrapBinding;
+  } catch {
+    return null;
+  }
+}
+
+const SW = loadStreamWrap();
+
+export class RawFrontSocket implements FrontSocket {
+  onData: (chunk: Buffer) => void = noop;
+  onClose: () => void = noop;
+  readonly remoteAddress: string | undefined;
+  private pending = 0;
+  private paused = false;
+  private closing = false;
+  private closed = false;
+  private drain: (() => void)[] = [];
+
+  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding) {
+    let address: string | undefined;
+    if (typeof h.getpeername === 'function') {
+      const out: { address?: string } = {};
+      if (h.getpeername(out) === 0) address = out.address;
+    }
+    this.remoteAddress = address;
+    h.onread = (ab) => {
+      const n = sw.streamBaseState[sw.kReadBytesOrError];
+      if (n > 0 && ab !== undefined) {
+        this.onData(Buffer.from(ab, sw.streamBaseState[sw.kArrayBufferOffset], n));
+      } else if (n < 0) {
+        this.destroy(); // EOF or error: the web server is gone
+      }
+    };
+    h.readStart();
+  }
+
+  write(buf: Buffer): boolean {
+    if (this.closed) return false;
+    const req = new this.sw.WriteWrap();
+    req.handle = this.h;
+    req.async = false;
+    req.buffer = buf; // keeps the bytes alive until libuv is done with them
+    const len = buf.length;
+    req.oncomplete = () => {
+      this.pending -= len;
+      if (this.pending === 0) this.flushed();
+    };
+    const err = this.h.writeBuffer(req, buf);
+    if (err !== 0) { this.destroy(); return false; }
+    if (this.sw.streamBaseState[this.sw.kLastWriteWasAsync] !== 0) this.pending += len;
+    return this.pending < HIGH_WATER_MARK;
+  }
+
+  private flushed(): void {
+    const cbs = this.drain;
+    this.drain = [];
+    for (const cb of cbs) cb();
+    if (this.closing) this.finalClose();
+  }
+
+  onceDrain(cb: () => void): void {
+    if (this.pending === 0) cb();
+    else this.drain.push(cb);
+  }
+
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.h.readStop();
+  }
+
+  resume(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.h.readStart();
+  }
+
+  isPaused(): boolean { return this.paused; }
+
+  close(): void {
+    this.closing = true;
+    if (this.pending === 0) this.finalClose();
+  }
+
+  destroy(): void {
+    this.finalClose();
+  }
+
+  private finalClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.drain = [];
+    this.h.onread = noop;
+    this.h.readStop();
+    this.h.close(() => this.onClose());
+  }
+}
+
+// ---- net.Socket fallback
+
+export class NetFrontSocket implements FrontSocket {
+  onData: (chunk: Buffer) => void = noop;
+  onClose: () => void = noop;
+
+  constructor(private readonly s: net.Socket) {
+    s.on('data', (c: Buffer) => this.onData(c));
+    s.on('error', () => { /* 'close' follows */ });
+    s.on('close', () => this.onClose());
+  }
+
+  get remoteAddress(): string | undefined { return this.s.remoteAddress; }
+  write(buf: Buffer): boolean { return this.s.write(buf); }
+  onceDrain(cb: () => void): void {
+    if (this.s.writableLength === 0) cb();
+    else this.s.once('drain', cb);
+  }
+  pause(): void { this.s.pause(); }
+  resume(): void { this.s.resume(); }
+  isPaused(): boolean { return this.s.isPaused(); }
+  close(): void {
+    if (this.s.writableLength === 0) this.s.destroy();
+    else this.s.destroySoon();
+  }
+  destroy(): void { this.s.destroy(); }
+}
+
+/**
+ * Hands every accepted connection of `server` to `onConn` as a FrontSocket.
+ * With the raw binding, net.Server still binds, listens and closes; only its
+ * per-connection net.Socket is skipped.
+ */
+export function adoptConnections(server: net.Server, onConn: (s: FrontSocket) => void): 'raw' | 'net' {
+  const handle = (server as unknown as { _handle: { onconnection: unknown } | null })._handle;
+  if (SW !== null && handle !== null && typeof handle.onconnection === 'function') {
+    const sw = SW;
+    handle.onconnection = (err: number, client: StreamHandle | undefined) => {
+      if (err !== 0 || client === undefined) return;
+      onConn(new RawFrontSocket(client, sw));
+    };
+    return 'raw';
+  }
+  server.on('connection', (sock: net.Socket) => onConn(new NetFrontSocket(sock)));
+  return 'net';
+}
