@@ -83,7 +83,10 @@ export class RawFrontSocket implements FrontSocket {
   private closed = false;
   private drain: (() => void)[] = [];
 
-  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding) {
+  /** Writes made before a raw connect() completed. */
+  private queued: Buffer[] | null = null;
+
+  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding, connecting = false) {
     let address: string | undefined;
     if (typeof h.getpeername === 'function') {
       const out: { address?: string } = {};
@@ -98,11 +101,29 @@ export class RawFrontSocket implements FrontSocket {
         this.destroy(); // EOF or error: the web server is gone
       }
     };
-    h.readStart();
+    if (connecting) this.queued = [];
+    else h.readStart();
+  }
+
+  /** A raw connect() finished: start reading, send what was queued. */
+  connected(status: number): void {
+    if (this.closed) return;
+    if (status < 0) { this.destroy(); return; }
+    const q = this.queued ?? [];
+    this.queued = null;
+    for (const b of q) this.pending -= b.length;
+    if (!this.paused) this.h.readStart();
+    for (const b of q) this.write(b);
+    if (this.pending === 0) this.flushed();
   }
 
   write(buf: Buffer): boolean {
     if (this.closed) return false;
+    if (this.queued !== null) {
+      this.queued.push(buf);
+      this.pending += buf.length;
+      return this.pending < HIGH_WATER_MARK;
+    }
     const req = new this.sw.WriteWrap();
     req.handle = this.h;
     req.async = false;
@@ -133,13 +154,13 @@ export class RawFrontSocket implements FrontSocket {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    this.h.readStop();
+    if (this.queued === null) this.h.readStop();
   }
 
   resume(): void {
     if (!this.paused || this.closed) return;
     this.paused = false;
-    this.h.readStart();
+    if (this.queued === null) this.h.readStart();
   }
 
   isPaused(): boolean { return this.paused; }
@@ -208,4 +229,40 @@ export function adoptConnections(server: net.Server, onConn: (s: FrontSocket) =>
   }
   server.on('connection', (sock: net.Socket) => onConn(new NetFrontSocket(sock)));
   return 'net';
+}
+
+// ---- outgoing unix connections (tsfpm -> php-cgi)
+
+interface PipeBinding {
+  Pipe: new (type: number) => StreamHandle & { connect(req: object, path: string): number };
+  PipeConnectWrap: new () => { oncomplete: (status: number) => void };
+  constants: { SOCKET: number };
+}
+
+function loadPipeWrap(): PipeBinding | null {
+  if (SW === null) return null;
+  try {
+    const b = (process as unknown as { binding(name: string): unknown }).binding('pipe_wrap') as Partial<PipeBinding>;
+    if (typeof b.Pipe !== 'function' || typeof b.PipeConnectWrap !== 'function' || typeof b.constants?.SOCKET !== 'number') return null;
+    return b as PipeBinding;
+  } catch {
+    return null;
+  }
+}
+
+const PW = loadPipeWrap();
+
+/** A connection to a unix socket; writes made before it is up are queued. */
+export function connectUnix(path: string): FrontSocket {
+  if (PW !== null && SW !== null) {
+    const h = new PW.Pipe(PW.constants.SOCKET);
+    const sock = new RawFrontSocket(h, SW, true);
+    const req = new PW.PipeConnectWrap();
+    req.oncomplete = (status: number) => sock.connected(status);
+    const err = h.connect(req, path);
+    if (err !== 0) setImmediate(() => sock.connected(err));
+    return sock;
+  }
+  const netMod = require('node:net') as typeof net;
+  return new NetFrontSocket(netMod.connect(path));
 }

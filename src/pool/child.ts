@@ -9,14 +9,13 @@
 //   accepting on the pool's private socket. Each worker serves the one
 //   connection it accepted, so a connection is pinned to a pid; the pid is
 //   learnt with a tiny getmypid() request when the connection opens.
-import * as net from 'node:net';
 import * as fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
 import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
 import type { Request } from './request.js';
-import type { FrontSocket } from '../net/front-socket.js';
+import { connectUnix, type FrontSocket } from '../net/front-socket.js';
 import { pidAlive } from '../php/launch.js';
 
 // php-cgi answers a missing script with this exact STDOUT record body.
@@ -60,7 +59,7 @@ export class Child implements ScanSink {
   pmKilled = false;
   // Connected on first use: php-cgi drops a connection that brings no request
   // within 5 s of accept() (main/fastcgi.c), but never one between requests.
-  private sock: net.Socket | null = null;
+  private sock: FrontSocket | null = null;
   private scanner = new RecordScanner(this);
   private first = true;
   private ended = false;
@@ -101,12 +100,10 @@ export class Child implements ScanSink {
     this.dropConnection();
   }
 
-  private connect(): net.Socket {
-    const sock = net.connect(this.socketPath);
-    sock.on('data', (c: Buffer) => this.onData(c));
-    sock.on('drain', () => { const c = this.pausedClient; this.pausedClient = null; c?.resume(); });
-    sock.on('error', () => { /* 'close' follows */ });
-    sock.on('close', () => { if (this.sock === sock) this.onLost(); });
+  private connect(): FrontSocket {
+    const sock = connectUnix(this.socketPath);
+    sock.onData = (c: Buffer) => this.onData(c);
+    sock.onClose = () => { if (this.sock === sock) this.onLost(); };
     this.sock = sock;
     if (this.probe !== null) {
       this.probing = true;
@@ -135,17 +132,15 @@ export class Child implements ScanSink {
   send(bufs: Buffer[]): void {
     if (bufs.length === 0) return;
     const sock = this.sock ?? this.connect();
-    let ok: boolean;
-    if (bufs.length === 1) ok = sock.write(bufs[0]);
-    else {
-      sock.cork();
-      for (const b of bufs) sock.write(b);
-      sock.uncork();
-      ok = sock.writableLength < sock.writableHighWaterMark;
-    }
-    if (!ok && this.req !== null && !this.req.aborted) {
-      this.pausedClient = this.req.client.sock;
-      this.pausedClient.pause();
+    const ok = sock.write(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
+    if (!ok && this.req !== null && !this.req.aborted && this.pausedClient === null) {
+      const client = this.req.client.sock;
+      this.pausedClient = client;
+      client.pause();
+      sock.onceDrain(() => {
+        if (this.pausedClient === client) this.pausedClient = null;
+        client.resume();
+      });
     }
   }
 

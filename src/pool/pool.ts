@@ -84,7 +84,9 @@ export class Pool implements RequestSink, ChildOwner {
     const cfg = this.cfg;
     const shimPath = path.join(this.ctx.rundir, `${this.name}.prepend.php`);
     const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
-    fs.writeFileSync(shimPath, buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null }), { mode: 0o644 });
+    // No check to make and no prepend of the pool's own: no per-request include at all.
+    const needShim = cfg.securityLimitExtensions.length > 0;
+    if (needShim) fs.writeFileSync(shimPath, buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null }), { mode: 0o644 });
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -95,7 +97,7 @@ export class Pool implements RequestSink, ChildOwner {
         creds = { uid: u.uid, gid: g?.gid ?? u.gid };
       }
     }
-    let plan = buildSpawnPlan(cfg, this.ctx.php, shimPath, process.env, userEnv);
+    let plan = buildSpawnPlan(cfg, this.ctx.php, needShim ? shimPath : null, process.env, userEnv);
     if (SETPRIV !== null) plan = wrapWithSetpriv(plan, SETPRIV, creds);
     else if (creds !== null) {
       this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);
