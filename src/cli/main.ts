@@ -1,5 +1,6 @@
 // Entry point (bin/tsfpm): php-fpm's command line, -t/-tt, then the master.
 // Exit codes (reference §1): 0 ok, 64 usage, 70 software error, 78 init/config failure.
+import { EXIT_OK, EXIT_USAGE, EXIT_SOFTWARE, EXIT_CONFIG } from '../control/exit-codes.js';
 import { reexecWithMasterFlags } from '../control/v8-flags.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,10 +12,7 @@ import type { ConfigMessage } from '../config/parse.js';
 import type { FpmConfig } from '../config/types.js';
 import { ErrorLog } from '../log/error-log.js';
 
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 64;
-export const EXIT_SOFTWARE = 70;
-export const EXIT_CONFIG = 78;
+export { EXIT_OK, EXIT_USAGE, EXIT_SOFTWARE, EXIT_CONFIG };
 
 type RunMaster = (config: FpmConfig, opts: CliOptions, log: ErrorLog) => Promise<number>;
 

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Posix } from 'posix-node';
+import { EXIT_OK, EXIT_SOFTWARE } from './exit-codes.js';
 
 const MARK = 'TSFPM_DAEMONIZED';
 
@@ -26,8 +27,8 @@ export async function daemonizeIfAsked(daemonize: boolean): Promise<number | nul
       child.unref();
       resolve(code);
     };
-    child.once('message', (m) => done(m === 'ready' ? 0 : 70));
-    child.once('exit', () => done(70));
+    child.once('message', (m) => done(m === 'ready' ? EXIT_OK : EXIT_SOFTWARE));
+    child.once('exit', () => done(EXIT_SOFTWARE));
   });
 }
 

@@ -9,10 +9,8 @@ import type { ErrorLog } from '../log/error-log.js';
 import { Pool } from '../pool/pool.js';
 import { chooseIni } from '../php/fpm-ini.js';
 import { daemonizeIfAsked, reportReady } from './daemonize.js';
+import { EXIT_CONFIG, EXIT_OK } from './exit-codes.js';
 
-export const EXIT_OK = 0;
-export const EXIT_SOFTWARE = 70;
-export const EXIT_CONFIG = 78;
 
 export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
   const daemonize = opts.daemonize ?? config.global.daemonize;
@@ -26,7 +24,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   const ini = chooseIni(opts, process.env);
   if (ini.phpIni !== null && ini.phpIni !== opts.phpIni) log.notice(`using php-fpm's php.ini for the children: ${ini.phpIni}${ini.scanDir ? ` (+ ${ini.scanDir})` : ''}`);
   const processMax = config.global.processMax;
-  const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveChildren, 0) < processMax;
+  const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveCount(), 0) < processMax;
   const pools: Pool[] = config.pools.map((p) => new Pool(p, {
     log, rundir, isRoot, mayStart,
     php: { phpCgi: opts.phpCgi, phpIni: ini.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines, scanDir: ini.scanDir },

@@ -277,8 +277,13 @@ export class Child implements ScanSink {
   /** Forgets the connection without treating it as lost; the next use reconnects. */
   private dropConnection(): void {
     const old = this.sock;
+    this.resetStream();
+    old?.destroy(); // its onClose no longer matches this.sock: not a loss
+  }
+
+  /** A fresh reply stream: no connection, no half-read record, no probe pending. */
+  private resetStream(): void {
     this.sock = null;
-    old?.destroy();
     this.ended = false;
     this.probing = false;
     this.scanner = new RecordScanner(this);
@@ -286,16 +291,12 @@ export class Child implements ScanSink {
 
   /** The child broke the FastCGI stream: it costs its own request only. */
   private brokenStream(): void {
-    if (this.proc !== null) { this.kill('SIGKILL'); return; }
-    if (this.pid > 0) { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }
-    this.sock?.destroy();
+    this.kill('SIGKILL');
+    if (this.proc === null) this.sock?.destroy();
   }
 
   private onLost(): void {
-    this.sock = null;
-    this.ended = false;
-    this.probing = false;
-    this.scanner = new RecordScanner(this);
+    this.resetStream();
     const req = this.req;
     this.req = null;
     if (req !== null) {
@@ -367,8 +368,6 @@ export class Child implements ScanSink {
     this.kill('SIGTERM');
     return true;
   }
-
-  get alive(): boolean { return !this.exited; }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exited = true;

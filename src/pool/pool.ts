@@ -22,7 +22,7 @@ import { WorkerOutput } from './worker-output.js';
 export interface PoolContext {
   log: ErrorLog;
   php: InterpreterOptions;
-  rundir: string;          // root-only directory for the children's private sockets
+  rundir: string;          // the master's private directory (mode 0711): children's sockets, shims
   isRoot: boolean;
   /** process.max: false when starting one more child would exceed it. */
   mayStart(): boolean;
@@ -160,9 +160,7 @@ export class Pool implements RequestSink, ChildOwner {
         if (this.onEmpty !== null) this.onEmpty();
       }
     });
-    if (this.ctx.isRoot && this.cfg.processPriority !== null && pid > 0) {
-      try { os.setPriority(pid, this.cfg.processPriority); } catch { /* best effort, as fpm */ }
-    }
+    this.applyPriority(pid);
     return sockPath;
   }
 
@@ -174,14 +172,18 @@ export class Pool implements RequestSink, ChildOwner {
     const seq = ++this.seq;
     const sockPath = path.join(this.ctx.rundir, `${this.name}.${seq}.sock`);
     const child = new Child(seq, sockPath, this, launchPhpCgi(sockPath, this.plan, this.spawnOpts), null);
-    if (this.ctx.isRoot && this.cfg.processPriority !== null && child.pid > 0) {
-      try { os.setPriority(child.pid, this.cfg.processPriority); } catch { /* best effort, as fpm */ }
-    }
+    this.applyPriority(child.pid);
     this.children.add(child);
     if (announce) this.ctx.log.notice(`[pool ${this.name}] child ${child.pid} started`);
     else this.ctx.log.debug(`[pool ${this.name}] child ${child.pid} started`);
     this.childFree(child);
     return child;
+  }
+
+  /** process.priority: workers' nice value, root only, best effort as in php-fpm. */
+  private applyPriority(pid: number): void {
+    if (!this.ctx.isRoot || this.cfg.processPriority === null || pid <= 0) return;
+    try { os.setPriority(pid, this.cfg.processPriority); } catch { /* best effort */ }
   }
 
   private onConnection(sock: FrontSocket): void {
@@ -202,7 +204,6 @@ export class Pool implements RequestSink, ChildOwner {
     const child = this.takeIdle();
     if (child !== null) {
       child.engage(req);
-      this.noteActive();
       return;
     }
     this.queue.push(req);
@@ -238,18 +239,9 @@ export class Pool implements RequestSink, ChildOwner {
   }
 
   get queued(): number { return this.queue.length - this.qHead; }
-  get idleCount(): number { let n = 0; for (const c of this.children) if (c.state === 'idle') n++; return n; }
-  get activeCount(): number { let n = 0; for (const c of this.children) if (c.state === 'busy') n++; return n; }
-
-  private noteActive(): void {
-    const a = this.activeCount;
-    if (a > this.maxActive) this.maxActive = a;
-  }
 
   private ondemandSpawn(): void {
-    const live = this.liveCount();
-    const starting = 0;
-    if (live + starting >= this.cfg.pmMaxChildren) {
+    if (this.liveCount() >= this.cfg.pmMaxChildren) {
       if (!this.warnedMaxChildren) {
         this.ctx.log.warning(`[pool ${this.name}] server reached max_children setting (${this.cfg.pmMaxChildren}), consider raising it`);
         this.maxChildrenReached++;
@@ -261,10 +253,8 @@ export class Pool implements RequestSink, ChildOwner {
     this.spawnChild(false);
   }
 
-  /** Children counted against process.max (shared-parent workers included). */
-  get liveChildren(): number { return this.liveCount(); }
-
-  private liveCount(): number {
+  /** Children not on their way out; counted against pm.max_children and process.max. */
+  liveCount(): number {
     let n = 0;
     for (const c of this.children) if (c.state !== 'exiting') n++;
     return n;
@@ -280,7 +270,6 @@ export class Pool implements RequestSink, ChildOwner {
     const next = this.nextQueued();
     if (next !== null) {
       child.engage(next);
-      this.noteActive();
       return;
     }
     if (this.state !== 'normal') {
@@ -341,11 +330,15 @@ export class Pool implements RequestSink, ChildOwner {
     if (this.state !== 'normal') return;
     let oldest: Child | null = null;
     let idle = 0;
+    let active = 0;
     for (const c of this.children) {
+      if (c.state === 'busy') active++;
       if (c.state !== 'idle') continue;
       idle++;
       if (oldest === null || c.startedAt < oldest.startedAt) oldest = c;
     }
+    // php-fpm updates "max active processes" in this tick too (fpm_scoreboard_update).
+    if (active > this.maxActive) this.maxActive = active;
     const d = tick({
       style: this.cfg.pm, name: this.name, idle, total: this.liveCount(),
       maxChildren: this.cfg.pmMaxChildren, minSpare: this.cfg.pmMinSpareServers, maxSpare: this.cfg.pmMaxSpareServers,
