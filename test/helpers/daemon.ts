@@ -1,9 +1,9 @@
 // Starts the real bin/tsfpm in the foreground on a generated php-fpm.conf.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { descendants } from './procs.js';
+import { isRunning, spawnService } from './service.js';
 import { makeTempDir } from './tmp.js';
 
 /** The repo root: the first directory above this file with a package.json (dist/test/helpers -> ../../..). */
@@ -49,25 +49,16 @@ export interface Tsfpm {
   exited: Promise<number | null>;
 }
 
-const live = new Set<ChildProcess>();
-let hooked = false;
-
-function alive(p: ChildProcess): boolean {
-  return p.exitCode === null && p.signalCode === null;
-}
-
 /** Exit hook: TERM the master so it can clean up, KILL its PHP children so none outlive the test file. */
-function killAtExit(): void {
-  for (const p of live) {
-    if (!alive(p) || p.pid === undefined) continue;
-    const tree = descendants(p.pid);
-    p.kill('SIGTERM');
-    for (const pid of tree) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+function killTree(p: ChildProcess): void {
+  if (p.pid === undefined) return;
+  const tree = descendants(p.pid);
+  p.kill('SIGTERM');
+  for (const pid of tree) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
 }
@@ -77,34 +68,17 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
   const confPath = join(dir, 'php-fpm.conf');
   writeFileSync(confPath, opts.conf.replaceAll('{dir}', dir));
 
-  const proc = spawn(process.execPath, [TSFPM_BIN, '-F', '-R', ...(opts.logToFile ? [] : ['-O']), '-y', confPath, ...(opts.args ?? [])], {
-    cwd: dir,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', killAtExit);
-  }
-  // A test that forgets stop() must not hang the runner; the exit hook cleans up.
-  proc.unref();
-
-  let out = '';
   const waiters = new Set<() => void>();
-  for (const s of [proc.stdout, proc.stderr]) {
-    s?.setEncoding('utf8');
-    s?.on('data', (d: string) => {
-      out += d;
-      for (const w of waiters) w();
-    });
-    (s as Socket | null)?.unref();
-  }
-  // Undo the unref() while someone awaits the exit, or node could quit before 'close' arrives.
-  const holdLoop = (): void => {
-    proc.ref();
-    for (const s of [proc.stdout, proc.stderr]) (s as Socket | null)?.ref();
-  };
+  // A test that forgets stop() must not hang the runner; the exit hook cleans up.
+  const svc = spawnService(
+    process.execPath,
+    [TSFPM_BIN, '-F', '-R', ...(opts.logToFile ? [] : ['-O']), '-y', confPath, ...(opts.args ?? [])],
+    { cwd: dir, env: { ...process.env, ...opts.env } },
+    killTree,
+    () => { for (const w of waiters) w(); },
+  );
+  const proc = svc.proc;
+  const holdLoop = svc.holdLoop;
   let spawnError: Error | undefined;
   // 'close' (not 'exit') so the output is complete when a waiter reports it.
   const exited = new Promise<number | null>((resolve) => {
@@ -117,20 +91,19 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
   let done = false;
   void exited.then(() => {
     done = true;
-    live.delete(proc);
     for (const w of waiters) w();
   });
 
   const waitForOutput = (re: RegExp, ms: number, from = 0): Promise<void> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
-        if (re.test(out.slice(from))) finish();
+        if (re.test(svc.output().slice(from))) finish();
         else if (done) finish(new Error(`tsfpm exited (${proc.exitCode ?? proc.signalCode ?? spawnError?.message}) before ${re}`));
       };
       const finish = (err?: Error): void => {
         clearTimeout(timer);
         waiters.delete(check);
-        if (err) reject(new Error(`${err.message}\n--- tsfpm output ---\n${out}`));
+        if (err) reject(new Error(`${err.message}\n--- tsfpm output ---\n${svc.output()}`));
         else resolve();
       };
       const timer = setTimeout(() => finish(new Error(`no ${re} in tsfpm output within ${ms} ms`)), ms);
@@ -139,7 +112,7 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
     });
 
   const stop = async (): Promise<number | null> => {
-    if (!done && alive(proc)) {
+    if (!done && isRunning(proc)) {
       holdLoop();
       proc.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
@@ -166,12 +139,12 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
     proc,
     confPath,
     dir,
-    output: () => out,
+    output: svc.output,
     waitForOutput,
     signal: (sig) => {
       // A test that signals usually awaits `exited` next: keep the runner's loop alive for it.
       if (sig !== 'SIGUSR1' && sig !== 'SIGUSR2') proc.ref();
-      if (alive(proc)) proc.kill(sig);
+      if (isRunning(proc)) proc.kill(sig);
     },
     stop,
     exited,

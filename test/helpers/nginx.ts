@@ -1,8 +1,8 @@
 // A throwaway nginx (Debian's /usr/sbin/nginx) on a free loopback port, passing PHP to a FastCGI upstream.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { isRunning, spawnService } from './service.js';
 import { freePort, makeTempDir, portAnswers } from './tmp.js';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -29,8 +29,6 @@ export interface Nginx {
 }
 
 const START_MS = 5000;
-const live = new Set<ChildProcess>();
-let hooked = false;
 
 // The standard set from /etc/nginx/fastcgi_params, inlined so the test config does not depend on /etc.
 const FASTCGI_PARAMS = `
@@ -113,9 +111,6 @@ ${opts.extraServer ?? ''}
 `;
 }
 
-function killAtExit(): void {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-}
 
 function readOr(path: string): string {
   try {
@@ -134,32 +129,18 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   writeFileSync(confPath, nginxConfig(dir, port, opts));
 
   // -e: the built-in error log path (stderr here) is used before the config is read.
-  const proc = spawn(NGINX_BIN, ['-p', `${dir}/`, '-c', confPath, '-e', errorLogPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', killAtExit);
-  }
-  // A test that forgets stop() must not keep the runner alive; the exit hook kills nginx.
-  proc.unref();
-  let out = '';
-  for (const s of [proc.stdout, proc.stderr]) {
-    s?.setEncoding('utf8');
-    s?.on('data', (d: string) => (out += d));
-    (s as Socket | null)?.unref();
-  }
+  // A test that forgets stop() must not keep the runner alive; the exit hook TERMs nginx.
+  const svc = spawnService(NGINX_BIN, ['-p', `${dir}/`, '-c', confPath, '-e', errorLogPath], {}, (p) => p.kill('SIGTERM'));
+  const proc = svc.proc;
   const exited = new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+    if (!isRunning(proc)) resolve();
     else proc.once('exit', () => resolve());
   });
-  proc.once('exit', () => live.delete(proc));
   let spawnError: Error | undefined;
   proc.once('error', (e) => (spawnError = e));
 
   const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    if (!isRunning(proc)) return;
     // Undo the unref() while we wait, or node could quit before 'exit' arrives.
     proc.ref();
     // QUIT lets workers finish; TERM and KILL if that takes too long.
@@ -180,11 +161,11 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
 
   const deadline = Date.now() + START_MS;
   for (;;) {
-    const gone = spawnError !== undefined || proc.exitCode !== null || proc.signalCode !== null;
+    const gone = spawnError !== undefined || !isRunning(proc);
     if (gone || Date.now() > deadline) {
       await stop();
       const why = spawnError ? spawnError.message : gone ? `exited (${proc.exitCode ?? proc.signalCode})` : `did not listen within ${START_MS} ms`;
-      throw new Error(`nginx ${why}\n--- stderr ---\n${out}--- ${errorLogPath} ---\n${readOr(errorLogPath)}`);
+      throw new Error(`nginx ${why}\n--- stderr ---\n${svc.output()}--- ${errorLogPath} ---\n${readOr(errorLogPath)}`);
     }
     if (await portAnswers(port)) break;
     await new Promise((r) => setTimeout(r, 25));
