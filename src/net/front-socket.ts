@@ -15,11 +15,24 @@ import type * as net from 'node:net';
 export interface FrontSocket {
   /** Peer IP for TCP, undefined for unix sockets. */
   readonly remoteAddress: string | undefined;
+  /**
+   * A chunk read. It may be a view of the socket's own read buffer, valid only
+   * until onData returns: a consumer that keeps it (or a part of it) calls
+   * retain(), or copies.
+   */
   onData: (chunk: Buffer) => void;
   /** Called once when the connection is gone, whoever closed it. */
   onClose: () => void;
-  /** False when the bytes queued in user space passed the high-water mark. */
-  write(buf: Buffer): boolean;
+  /** The chunk being delivered to onData is kept: read the next one elsewhere. */
+  retain(): void;
+  /**
+   * False when the bytes queued in user space passed the high-water mark.
+   * `src` is the socket `buf` was read from: told to retain() it when the
+   * write could not complete at once.
+   */
+  write(buf: Buffer, src?: FrontSocket): boolean;
+  /** Several buffers in one system call. */
+  writev(bufs: Buffer[], src?: FrontSocket): boolean;
   onceDrain(cb: () => void): void;
   pause(): void;
   resume(): void;
@@ -33,13 +46,40 @@ export interface FrontSocket {
 const HIGH_WATER_MARK = 64 * 1024;
 const noop = (): void => { /* replaced by the owner */ };
 
+// ---- read buffers
+//
+// A raw handle reads into a buffer of its own that libuv fills in place (the
+// stream's "user buffer"): no malloc, realloc and ArrayBuffer per read, which
+// measured as most of the master's user time on uploads and large replies and
+// kept the glibc heap growing under load. A chunk the relay keeps past onData
+// (a body queued for a busy pool, a write the kernel could not take at once)
+// makes the socket move on to a fresh buffer; the old one is left to the GC
+// with whoever holds it. Buffers of closed sockets go back to a small free list.
+
+/** Large enough to drain a unix socket's default buffer (~208 KiB) in two reads. */
+export const READ_BUFFER_SIZE = 128 * 1024;
+const FREE_LIST_MAX = 64;
+const freeList: Buffer[] = [];
+
+function takeReadBuffer(): Buffer {
+  return freeList.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+}
+
+function giveBackReadBuffer(b: Buffer): void {
+  if (freeList.length < FREE_LIST_MAX) freeList.push(b);
+}
+
 // ---- raw libuv handles (Node internals, feature-detected)
 
 interface StreamHandle {
-  onread: (ab: ArrayBuffer | undefined) => void;  // native setter: must stay a function
+  // Native setter: must stay a function. With a user buffer, returning a
+  // Buffer makes it the buffer of the next reads.
+  onread: (ab: ArrayBuffer | undefined) => Buffer | undefined;
   readStart(): number;
   readStop(): number;
+  useUserBuffer?(buf: Buffer): void;
   writeBuffer(req: WriteReq, buf: Buffer): number;
+  writev(req: WriteReq, bufs: Buffer[], allBuffers: boolean): number;
   close(cb?: () => void): void;
   getpeername?(out: { address?: string }): number;
 }
@@ -48,7 +88,7 @@ interface WriteReq {
   handle: StreamHandle;
   oncomplete: (status: number) => void;
   async: boolean;
-  buffer: Buffer | null;
+  buffer: Buffer | Buffer[] | null;
 }
 
 interface StreamWrapBinding {
@@ -82,6 +122,9 @@ export class RawFrontSocket implements FrontSocket {
   private closing = false;
   private closed = false;
   private drain: (() => void)[] = [];
+  /** The user buffer libuv reads into; null when the handle cannot take one. */
+  private rb: Buffer | null = null;
+  private kept = false;
 
   /** Writes made before a raw connect() completed. */
   private queued: Buffer[] | null = null;
@@ -93,16 +136,36 @@ export class RawFrontSocket implements FrontSocket {
       if (h.getpeername(out) === 0) address = out.address;
     }
     this.remoteAddress = address;
+    if (typeof h.useUserBuffer === 'function') {
+      this.rb = takeReadBuffer();
+      h.useUserBuffer(this.rb);
+    }
     h.onread = (ab) => {
       const n = sw.streamBaseState[sw.kReadBytesOrError];
-      if (n > 0 && ab !== undefined) {
-        this.onData(Buffer.from(ab, sw.streamBaseState[sw.kArrayBufferOffset], n));
+      if (n > 0) {
+        const rb = this.rb;
+        if (rb !== null) {
+          this.kept = false;
+          this.onData(rb.subarray(0, n));
+          if (this.kept && !this.closed) {
+            this.kept = false;
+            this.rb = takeReadBuffer();
+            return this.rb;
+          }
+        } else if (ab !== undefined) {
+          this.onData(Buffer.from(ab, sw.streamBaseState[sw.kArrayBufferOffset], n));
+        }
       } else if (n < 0) {
         this.destroy(); // EOF or error: the web server is gone
       }
+      return undefined;
     };
     if (connecting) this.queued = [];
     else h.readStart();
+  }
+
+  retain(): void {
+    this.kept = true;
   }
 
   /** A raw connect() finished: start reading, send what was queued. */
@@ -117,25 +180,49 @@ export class RawFrontSocket implements FrontSocket {
     if (this.pending === 0) this.flushed();
   }
 
-  write(buf: Buffer): boolean {
+  write(buf: Buffer, src?: FrontSocket): boolean {
     if (this.closed) return false;
     if (this.queued !== null) {
       this.queued.push(buf);
       this.pending += buf.length;
+      src?.retain();
       return this.pending < HIGH_WATER_MARK;
     }
+    const req = this.writeReq(buf, buf.length);
+    return this.afterWrite(this.h.writeBuffer(req, buf), buf.length, src);
+  }
+
+  writev(bufs: Buffer[], src?: FrontSocket): boolean {
+    if (bufs.length === 1) return this.write(bufs[0], src);
+    if (this.closed) return false;
+    if (this.queued !== null) {
+      for (const b of bufs) this.write(b, src);
+      return this.pending < HIGH_WATER_MARK;
+    }
+    let len = 0;
+    for (const b of bufs) len += b.length;
+    const req = this.writeReq(bufs, len);
+    return this.afterWrite(this.h.writev(req, bufs, true), len, src);
+  }
+
+  private writeReq(data: Buffer | Buffer[], len: number): WriteReq {
     const req = new this.sw.WriteWrap();
     req.handle = this.h;
     req.async = false;
-    req.buffer = buf; // keeps the bytes alive until libuv is done with them
-    const len = buf.length;
+    req.buffer = data; // keeps the bytes alive until libuv is done with them
     req.oncomplete = () => {
       this.pending -= len;
       if (this.pending === 0) this.flushed();
     };
-    const err = this.h.writeBuffer(req, buf);
+    return req;
+  }
+
+  private afterWrite(err: number, len: number, src: FrontSocket | undefined): boolean {
     if (err !== 0) { this.destroy(); return false; }
-    if (this.sw.streamBaseState[this.sw.kLastWriteWasAsync] !== 0) this.pending += len;
+    if (this.sw.streamBaseState[this.sw.kLastWriteWasAsync] !== 0) {
+      this.pending += len;
+      src?.retain(); // libuv still points into src's read buffer
+    }
     return this.pending < HIGH_WATER_MARK;
   }
 
@@ -178,9 +265,14 @@ export class RawFrontSocket implements FrontSocket {
     if (this.closed) return;
     this.closed = true;
     this.drain = [];
-    this.h.onread = noop;
+    this.h.onread = () => undefined;
     this.h.readStop();
-    this.h.close(() => this.onClose());
+    this.h.close(() => {
+      // After the last onData returned: its chunk was kept or is free again.
+      if (this.rb !== null && !this.kept) giveBackReadBuffer(this.rb);
+      this.rb = null;
+      this.onClose();
+    });
   }
 }
 
@@ -197,7 +289,20 @@ export class NetFrontSocket implements FrontSocket {
   }
 
   get remoteAddress(): string | undefined { return this.s.remoteAddress; }
-  write(buf: Buffer): boolean { return this.s.write(buf); }
+  // net.Socket reads into a fresh buffer each time: nothing to retain.
+  retain(): void { /* nothing */ }
+  write(buf: Buffer, src?: FrontSocket): boolean {
+    const ok = this.s.write(buf);
+    if (this.s.writableLength > 0) src?.retain();
+    return ok;
+  }
+  writev(bufs: Buffer[], src?: FrontSocket): boolean {
+    let ok = true;
+    this.s.cork();
+    for (const b of bufs) ok = this.write(b, src);
+    this.s.uncork();
+    return ok;
+  }
   onceDrain(cb: () => void): void {
     if (this.s.writableLength === 0) cb();
     else this.s.once('drain', cb);

@@ -123,16 +123,20 @@ export class Child implements ScanSink {
     const p = req.pending;
     req.pending = [];
     req.pendingBytes = 0;
-    this.send(p);
+    // p may hold views of the web server's read buffer (engaged on arrival).
+    this.send(p, req.client.sock);
     // The web server was paused while the body waited for a child (unless send() just paused it).
     if (!req.aborted && this.pausedClient === null && req.client.sock.isPaused()) req.client.sock.resume();
   }
 
-  /** Writes request bytes; a slow child pauses the web server's connection. */
-  send(bufs: Buffer[]): void {
+  /**
+   * Writes request bytes read from `src`; a slow child pauses the web
+   * server's connection.
+   */
+  send(bufs: Buffer[], src: FrontSocket): void {
     if (bufs.length === 0) return;
     const sock = this.sock ?? this.connect();
-    const ok = sock.write(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
+    const ok = sock.writev(bufs, src);
     if (!ok && this.req !== null && !this.req.aborted && this.pausedClient === null) {
       const client = this.req.client.sock;
       this.pausedClient = client;
@@ -175,7 +179,7 @@ export class Child implements ScanSink {
           chunk.subarray(b, stop),
         ]));
       } else {
-        ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop));
+        ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop), this.sock ?? undefined);
       }
       if (!ok && !done) {
         const sock = this.sock;

@@ -14,6 +14,8 @@ import { Request } from './request.js';
 const MAX_PARAMS_BYTES = 1 << 20;
 // Body bytes held per request while it waits for a child.
 const MAX_PENDING_BYTES = 256 * 1024;
+// Up to this much of a queued request is copied out of the read buffer.
+const COPY_PENDING_MAX = 16 * 1024;
 
 export interface RequestSink {
   dispatch(req: Request): void;
@@ -48,7 +50,8 @@ export class ClientConn implements ScanSink {
   private onData(chunk: Buffer): void {
     // No pipelining into a child: input after a request's end waits for its reply.
     if (this.stash !== null || (this.req !== null && this.req.stdinDone)) {
-      this.stash = this.stash === null ? chunk : Buffer.concat([this.stash, chunk]);
+      // Copied: chunk is a view of the socket's read buffer (rare path).
+      this.stash = this.stash === null ? Buffer.from(chunk) : Buffer.concat([this.stash, chunk]);
       return;
     }
     this.process(chunk);
@@ -71,7 +74,7 @@ export class ClientConn implements ScanSink {
     this.seg = -1;
     const req = this.req;
     if (req !== null && this.out.length > 0) {
-      if (req.child !== null) req.child.send(this.out);
+      if (req.child !== null) req.child.send(this.out, this.sock);
       else if (!req.aborted) {
         for (const b of this.out) { req.pending.push(b); req.pendingBytes += b.length; }
         // No child yet: stop reading a large body instead of buffering all of it.
@@ -79,10 +82,28 @@ export class ClientConn implements ScanSink {
       }
       this.out = [];
     }
-    if (stop < chunk.length) this.stash = chunk.subarray(stop);
+    if (stop < chunk.length) this.stash = Buffer.from(chunk.subarray(stop));
     if (req !== null && req.paramsDone && !req.dispatched) {
       req.dispatched = true;
       this.sink.dispatch(req);
+    }
+    if (req !== null && req.child === null && req.pending.length > 0) this.keepPending(req, chunk);
+  }
+
+  /**
+   * The request waits for a child, holding views of the socket's read buffer:
+   * a few KiB (params, a small body) are copied, a large body keeps the
+   * buffer itself and the socket reads on into a new one.
+   */
+  private keepPending(req: Request, chunk: Buffer): void {
+    const ab = chunk.buffer;
+    let bytes = 0;
+    for (const b of req.pending) if (b.buffer === ab) bytes += b.length;
+    if (bytes === 0) return;
+    if (bytes > COPY_PENDING_MAX) { this.sock.retain(); return; }
+    for (let i = 0; i < req.pending.length; i++) {
+      const b = req.pending[i];
+      if (b.buffer === ab) req.pending[i] = Buffer.from(b);
     }
   }
 
@@ -144,7 +165,7 @@ export class ClientConn implements ScanSink {
         throw new FastCgiProtocolError('FCGI_ERR_TOO_LONG', `PARAMS over ${MAX_PARAMS_BYTES} bytes`);
       }
     } else if (this.capture !== null) {
-      this.capture.push(chunk.subarray(start, end));
+      this.capture.push(Buffer.from(chunk.subarray(start, end)));
     }
     this.seen += end - start;
   }

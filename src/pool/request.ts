@@ -26,9 +26,11 @@ export class Request {
     readonly keepConn: boolean,
   ) {}
 
-  /** Keeps a piece of the PARAMS stream; returns the total so far. */
+  /** Keeps a copy of a piece of the PARAMS stream; returns the total so far. */
   addParams(chunk: Buffer, start: number, end: number): number {
-    this.paramsChunks.push(chunk.subarray(start, end));
+    const piece = Buffer.allocUnsafe(end - start);
+    chunk.copy(piece, 0, start, end);
+    this.paramsChunks.push(piece);
     this.paramsBytes += end - start;
     return this.paramsBytes;
   }
