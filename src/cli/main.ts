@@ -2,6 +2,7 @@
 // Exit codes (reference §1): 0 ok, 64 usage, 70 software error, 78 init/config failure.
 import { EXIT_OK, EXIT_USAGE, EXIT_SOFTWARE, EXIT_CONFIG } from '../control/exit-codes.js';
 import { reexecWithMasterFlags } from '../control/v8-flags.js';
+import { enterBatchScheduling } from '../control/scheduling.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +32,10 @@ export function main(argv: string[]): void {
     case 'run': break;
   }
   const opts = action.opts;
-  if (opts.test === 0) reexecWithMasterFlags();
+  if (opts.test === 0) {
+    reexecWithMasterFlags();
+    enterBatchScheduling();
+  }
   const log = new ErrorLog();
   const code = prepare(opts, log);
   if (code !== null) { log.flush(); return exit(code); }
