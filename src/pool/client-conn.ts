@@ -12,8 +12,6 @@ import { Request } from './request.js';
 
 // nginx sends a few KiB of params; a client streaming megabytes is not a web server.
 const MAX_PARAMS_BYTES = 1 << 20;
-// Body bytes held per request while it waits for a child.
-const MAX_PENDING_BYTES = 256 * 1024;
 // Up to this much of a queued request is copied out of the read buffer.
 const COPY_PENDING_MAX = 16 * 1024;
 
@@ -77,8 +75,6 @@ export class ClientConn implements ScanSink {
       if (req.child !== null) req.child.send(this.out, this.sock);
       else if (!req.aborted) {
         for (const b of this.out) { req.pending.push(b); req.pendingBytes += b.length; }
-        // No child yet: stop reading a large body instead of buffering all of it.
-        if (req.paramsDone && req.pendingBytes > MAX_PENDING_BYTES) this.sock.pause();
       }
       this.out = [];
     }
@@ -87,7 +83,12 @@ export class ClientConn implements ScanSink {
       req.dispatched = true;
       this.sink.dispatch(req);
     }
-    if (req !== null && req.child === null && req.pending.length > 0) this.keepPending(req, chunk);
+    if (req !== null && req.child === null && !req.aborted) {
+      if (req.pending.length > 0) this.keepPending(req, chunk);
+      // Queued for a busy pool: the rest of the body waits in the kernel, as
+      // it does in php-fpm's listen backlog, instead of in the master.
+      if (req.paramsDone && !req.stdinDone) this.sock.pause();
+    }
   }
 
   /**
