@@ -129,7 +129,11 @@ export class RawFrontSocket implements FrontSocket {
   /** Writes made before a raw connect() completed. */
   private queued: Buffer[] | null = null;
 
-  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding, connecting = false) {
+  /**
+   * `mode`: 'read' starts reading, 'paused' waits for resume(), 'connecting'
+   * queues writes until connected().
+   */
+  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding, mode: 'read' | 'paused' | 'connecting') {
     let address: string | undefined;
     if (typeof h.getpeername === 'function') {
       const out: { address?: string } = {};
@@ -160,7 +164,8 @@ export class RawFrontSocket implements FrontSocket {
       }
       return undefined;
     };
-    if (connecting) this.queued = [];
+    if (mode === 'connecting') this.queued = [];
+    else if (mode === 'paused') this.paused = true;
     else h.readStart();
   }
 
@@ -282,8 +287,9 @@ export class NetFrontSocket implements FrontSocket {
   onData: (chunk: Buffer) => void = noop;
   onClose: () => void = noop;
 
-  constructor(private readonly s: net.Socket) {
+  constructor(private readonly s: net.Socket, startPaused = false) {
     s.on('data', (c: Buffer) => this.onData(c));
+    if (startPaused) s.pause();
     s.on('error', () => { /* 'close' follows */ });
     s.on('close', () => this.onClose());
   }
@@ -318,9 +324,10 @@ export class NetFrontSocket implements FrontSocket {
 }
 
 /**
- * Hands every accepted connection of `server` to `onConn` as a FrontSocket.
- * With the raw binding, net.Server still binds, listens and closes; only its
- * per-connection net.Socket is skipped.
+ * Hands every accepted connection of `server` to `onConn` as a FrontSocket,
+ * paused: the owner calls resume() when it wants the bytes (a pool with no
+ * idle child leaves them in the kernel). With the raw binding, net.Server
+ * still binds, listens and closes; only its per-connection net.Socket is skipped.
  */
 export function adoptConnections(server: net.Server, onConn: (s: FrontSocket) => void): 'raw' | 'net' {
   const handle = (server as unknown as { _handle: { onconnection: unknown } | null })._handle;
@@ -328,11 +335,11 @@ export function adoptConnections(server: net.Server, onConn: (s: FrontSocket) =>
     const sw = SW;
     handle.onconnection = (err: number, client: StreamHandle | undefined) => {
       if (err !== 0 || client === undefined) return;
-      onConn(new RawFrontSocket(client, sw));
+      onConn(new RawFrontSocket(client, sw, 'paused'));
     };
     return 'raw';
   }
-  server.on('connection', (sock: net.Socket) => onConn(new NetFrontSocket(sock)));
+  server.on('connection', (sock: net.Socket) => onConn(new NetFrontSocket(sock, true)));
   return 'net';
 }
 
@@ -361,7 +368,7 @@ const PW = loadPipeWrap();
 export function connectUnix(path: string): FrontSocket {
   if (PW !== null && SW !== null) {
     const h = new PW.Pipe(PW.constants.SOCKET);
-    const sock = new RawFrontSocket(h, SW, true);
+    const sock = new RawFrontSocket(h, SW, 'connecting');
     const req = new PW.PipeConnectWrap();
     req.oncomplete = (status: number) => sock.connected(status);
     const err = h.connect(req, path);

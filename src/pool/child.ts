@@ -113,7 +113,26 @@ export class Child implements ScanSink {
     return sock;
   }
 
-  /** Hands a request to this (idle) child. */
+  /**
+   * Held for a web-server connection whose request is still in the kernel
+   * (Pool.onConnection): busy for the process manager, but no request yet.
+   */
+  reserve(): void {
+    this.state = 'busy';
+    this.lastChange = Date.now();
+  }
+
+  /** The reserved-for connection brought no request after all. */
+  unreserve(): void {
+    if (this.req === null) this.setIdle();
+  }
+
+  /** True when engage() may be called: alive, connected or connectable, no request. */
+  get usable(): boolean {
+    return this.state !== 'exiting' && this.req === null;
+  }
+
+  /** Hands a request to this (idle or reserved) child. */
   engage(req: Request): void {
     this.state = 'busy';
     this.lastChange = Date.now();

@@ -9,6 +9,7 @@ import { RecordType, FLAG_KEEP_CONN, BEGIN_REQUEST_BODY_LEN } from '../fastcgi/c
 import { answerGetValues } from '../fastcgi/get-values.js';
 import { FastCgiProtocolError } from '../fastcgi/errors.js';
 import { Request } from './request.js';
+import type { Child } from './child.js';
 
 // nginx sends a few KiB of params; a client streaming megabytes is not a web server.
 const MAX_PARAMS_BYTES = 1 << 20;
@@ -19,11 +20,16 @@ export interface RequestSink {
   dispatch(req: Request): void;
   abort(req: Request): void;
   protocolError(conn: ClientConn, reason: string): void;
+  /** The connection a child was reserved for brought no request (yet) or left. */
+  releaseReserved(conn: ClientConn): void;
 }
 
 export class ClientConn implements ScanSink {
   private readonly scanner = new RecordScanner(this);
   req: Request | null = null;
+  /** A child held for this connection's first request (Pool.onConnection). */
+  reserved: Child | null = null;
+  reservedAt = 0;
   private stash: Buffer | null = null;
   private closed = false;
   // Current record.
@@ -83,6 +89,8 @@ export class ClientConn implements ScanSink {
       req.dispatched = true;
       this.sink.dispatch(req);
     }
+    // The first read did not complete a request: the reserved child goes back.
+    if (this.reserved !== null) this.sink.releaseReserved(this);
     if (req !== null && req.child === null && !req.aborted) {
       if (req.pending.length > 0) this.keepPending(req, chunk);
       // Queued for a busy pool: the rest of the body waits in the kernel, as
@@ -200,6 +208,8 @@ export class ClientConn implements ScanSink {
     }
   }
 
+  get isClosed(): boolean { return this.closed; }
+
   /** Ends the connection once everything written has been flushed. */
   close(): void {
     if (this.closed) return;
@@ -216,6 +226,7 @@ export class ClientConn implements ScanSink {
 
   private onClose(): void {
     this.closed = true;
+    if (this.reserved !== null) this.sink.releaseReserved(this);
     const req = this.req;
     if (req !== null && !req.finished && !req.aborted) {
       req.aborted = true;

@@ -34,14 +34,22 @@ export type PoolState = 'normal' | 'finishing' | 'terminating';
 // (with a warning at start when a pool sets `user`).
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p)) ?? null;
 
+/** How long a child reserved for a silent connection waits for its request. */
+const RESERVATION_MS = 1000;
+
 export class Pool implements RequestSink, ChildOwner {
   readonly name: string;
   state: PoolState = 'normal';
   readonly startedAt = Date.now();
   readonly children = new Set<Child>();
   private idle: Child[] = [];
-  private queue: Request[] = [];
+  // Requests waiting for a child, and connections not read yet because no
+  // child was idle when they arrived (their bytes wait in the kernel), in
+  // arrival order.
+  private queue: (Request | ClientConn)[] = [];
   private qHead = 0;
+  /** Connections holding a reserved child until their request is read. */
+  private readonly reservations = new Set<ClientConn>();
   private listener: Listener | null = null;
   private allowed: AllowedClients | null = null;
   private plan!: SpawnPlan;
@@ -194,13 +202,42 @@ export class Pool implements RequestSink, ChildOwner {
       sock.destroy();
       return;
     }
-    new ClientConn(sock, this);
+    const conn = new ClientConn(sock, this);
+    if (this.queued === 0 && this.hasIdle()) { sock.resume(); return; }
+    // No child free: like php-fpm's backlog, the request stays in the kernel
+    // until one is, and then streams straight to it (no copy held here).
+    this.queue.push(conn);
+    if (this.cfg.pm === 'ondemand') this.ondemandSpawn();
+  }
+
+  /** Gives a free child to a connection that waited unread, and starts reading it. */
+  private reserveFor(conn: ClientConn, child: Child): void {
+    this.reservations.add(conn);
+    conn.reserved = child;
+    conn.reservedAt = Date.now();
+    child.reserve();
+    conn.sock.resume();
+  }
+
+  releaseReserved(conn: ClientConn): void {
+    this.reservations.delete(conn);
+    const child = conn.reserved;
+    conn.reserved = null;
+    if (child === null) return;
+    child.unreserve();
+    this.childFree(child);
   }
 
   // ---- RequestSink (web-server side)
 
   dispatch(req: Request): void {
     this.acceptedConn++;
+    const reserved = req.client.reserved;
+    if (reserved !== null) {
+      req.client.reserved = null;
+      this.reservations.delete(req.client);
+      if (reserved.usable) { reserved.engage(req); return; }
+    }
     const child = this.takeIdle();
     if (child !== null) {
       child.engage(req);
@@ -228,12 +265,22 @@ export class Pool implements RequestSink, ChildOwner {
     return null;
   }
 
-  private nextQueued(): Request | null {
+  private hasIdle(): boolean {
+    const idle = this.idle;
+    while (idle.length > 0) {
+      const c = idle[idle.length - 1];
+      if (c.state === 'idle' && c.req === null) return true;
+      idle.pop();
+    }
+    return false;
+  }
+
+  private nextQueued(): Request | ClientConn | null {
     while (this.qHead < this.queue.length) {
       const r = this.queue[this.qHead];
       this.queue[this.qHead++] = undefined as unknown as Request;
       if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) { this.queue = this.queue.slice(this.qHead); this.qHead = 0; }
-      if (!r.aborted) return r;
+      if (r instanceof ClientConn ? !r.isClosed : !r.aborted) return r;
     }
     return null;
   }
@@ -268,6 +315,10 @@ export class Pool implements RequestSink, ChildOwner {
     // Replaced when it exits, like php-fpm's pm.max_requests.
     if (max > 0 && child.requests >= max && child.retire()) return;
     const next = this.nextQueued();
+    if (next instanceof ClientConn) {
+      this.reserveFor(next, child);
+      return;
+    }
     if (next !== null) {
       child.engage(next);
       return;
@@ -327,6 +378,9 @@ export class Pool implements RequestSink, ChildOwner {
   // ---- process manager tick
 
   private maintain(): void {
+    // A connection that was given a child but sends nothing gives it back.
+    const stale = Date.now() - RESERVATION_MS;
+    for (const conn of this.reservations) if (conn.reservedAt < stale) this.releaseReserved(conn);
     if (this.state !== 'normal') return;
     let oldest: Child | null = null;
     let idle = 0;
