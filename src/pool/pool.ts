@@ -416,9 +416,14 @@ export class Pool implements RequestSink, ChildOwner {
   /** Stops accepting; with graceful, queued and running requests finish first. */
   stop(graceful: boolean): Promise<void> {
     this.state = graceful ? 'finishing' : 'terminating';
-    if (this.timer !== null) clearInterval(this.timer);
     this.listener?.server.close();
-    if (this.parent !== null) return this.stopShared(graceful);
+    // The tick keeps running until the pool is empty: it still frees children
+    // reserved for connections that never speak.
+    const done = (this.parent !== null ? this.stopShared(graceful) : this.stopStandalone(graceful));
+    return done.finally(() => { if (this.timer !== null) clearInterval(this.timer); });
+  }
+
+  private stopStandalone(graceful: boolean): Promise<void> {
     return new Promise((resolve) => {
       if (this.children.size === 0) { resolve(); return; }
       this.onEmpty = resolve;

@@ -87,3 +87,22 @@ test('queueing: a waiting client that leaves, and one that only asks GET_VALUES,
   const pairs = new Map(decodeParams(gv.data.subarray(8, 8 + gv.data.readUInt16BE(4))));
   assert.equal(pairs.get('FCGI_MPXS_CONNS'), '0');
 });
+
+test('queueing: QUIT finishes the running and the waiting requests, and a silent waiting client cannot hold it up', { timeout: 15000 }, async () => {
+  const q = await startTsfpm({ conf: '[global]\nerror_log = {dir}/error.log\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n' });
+  const t: Target = { path: join(q.dir, 'www.sock') };
+  const running = fcgiRequest(t, scriptParams(docroot, '/slow.php', { QUERY_STRING: 'ms=300' }));
+  await tick(50);
+  const silent = await connect(t);
+  silent.on('error', () => { /* closed by the exiting master */ });
+  const waiting = fcgiRequest(t, scriptParams(docroot, '/when.php'), { timeoutMs: 8000 });
+  await tick(20);
+  const t0 = Date.now();
+  q.signal('SIGQUIT');
+  assert.equal((await running).body.toString(), 'slept');
+  assert.match((await waiting).body.toString(), /^\d+$/);
+  assert.equal(await q.exited, 0, q.output());
+  const took = Date.now() - t0;
+  silent.destroy();
+  assert.ok(took < 4000, `graceful stop took ${took} ms behind a silent connection`);
+});
