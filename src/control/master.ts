@@ -1,8 +1,6 @@
 // The master process: opens every pool's socket (all or nothing), starts the
 // children, handles php-fpm's signals and exits cleanly.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { FpmConfig } from '../config/types.js';
 import type { CliOptions } from '../cli/options.js';
 import type { ErrorLog } from '../log/error-log.js';
@@ -10,6 +8,7 @@ import { Pool } from '../pool/pool.js';
 import { chooseIni } from '../php/fpm-ini.js';
 import { daemonizeIfAsked, reportReady } from './daemonize.js';
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.js';
+import { createRundir, sweepStaleRundirs } from './rundir.js';
 
 
 export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
@@ -18,8 +17,8 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   if (launcherExit !== null) return launcherExit;
 
   const isRoot = process.geteuid?.() === 0;
-  const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfpm-'));
-  fs.chmodSync(rundir, 0o711); // children (maybe another uid) read their prepend shim here
+  for (const dir of sweepStaleRundirs()) log.debug(`removed ${dir}, left behind by a master that is gone`);
+  const rundir = createRundir();
   const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
   const ini = chooseIni(opts, process.env);
   if (ini.phpIni !== null && ini.phpIni !== opts.phpIni) log.notice(`using php-fpm's php.ini for the children: ${ini.phpIni}${ini.scanDir ? ` (+ ${ini.scanDir})` : ''}`);

@@ -2,7 +2,8 @@
 // master killed with SIGKILL would leave its children serving forever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsfpm } from '../helpers/daemon.js';
 import { descendants, isAlive, waitFor } from '../helpers/procs.js';
@@ -24,7 +25,29 @@ test('a master killed with SIGKILL takes every php-cgi process with it', async (
   // shared parent + 2 workers, and 2 standalone children
   const php = await waitFor(() => { const d = descendants(master); return d.length >= 5 && d; }, 5000)
     .catch(() => assert.fail(`expected 5 php-cgi processes below ${master}: ${descendants(master).join(',')}`));
+  const rundir = rundirOf(master);
+  assert.ok(rundir !== null, `no run directory with master.pid ${master} in ${tmpdir()}`);
   process.kill(master, 'SIGKILL');
   await waitFor(() => php.every((pid) => !isAlive(pid)), 5000)
     .catch(() => assert.fail(`still alive after the master died: ${php.filter(isAlive).join(',')}`));
+  await waitFor(() => !isAlive(master), 5000);
+  // The dead master's run directory stays behind until the next master starts.
+  assert.ok(existsSync(rundir), 'a SIGKILLed master cannot remove its own run directory');
+  const next = await startTsfpm({ conf: '[global]\nerror_log = {dir}/error.log\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n' });
+  try {
+    assert.equal(existsSync(rundir), false, `${rundir} survived the next start`);
+  } finally {
+    assert.equal(await next.stop(), 0, next.output());
+  }
 });
+
+/** The run directory whose marker names this master pid. */
+function rundirOf(pid: number): string | null {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('tsfpm-')) continue;
+    try {
+      if (readFileSync(join(tmpdir(), name, 'master.pid'), 'latin1').trim().endsWith(` ${pid}`)) return join(tmpdir(), name);
+    } catch { /* not a run directory */ }
+  }
+  return null;
+}
