@@ -49,9 +49,9 @@ const noop = (): void => { /* replaced by the owner */ };
 // ---- read buffers
 //
 // A raw handle reads into a buffer of its own that libuv fills in place (the
-// stream's "user buffer"): no malloc, realloc and ArrayBuffer per read, which
-// measured as most of the master's user time on uploads and large replies and
-// kept the glibc heap growing under load. A chunk the relay keeps past onData
+// stream's "user buffer"): no 64 KiB malloc, realloc and ArrayBuffer per read,
+// which let the glibc heap grow to 70-90 MiB during uploads (freed only when
+// V8 collected each ArrayBuffer). A chunk the relay keeps past onData
 // (a body queued for a busy pool, a write the kernel could not take at once)
 // makes the socket move on to a fresh buffer; the old one is left to the GC
 // with whoever holds it. Buffers of closed sockets go back to a small free list.
@@ -129,11 +129,8 @@ export class RawFrontSocket implements FrontSocket {
   /** Writes made before a raw connect() completed. */
   private queued: Buffer[] | null = null;
 
-  /**
-   * `mode`: 'read' starts reading, 'paused' waits for resume(), 'connecting'
-   * queues writes until connected().
-   */
-  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding, mode: 'read' | 'paused' | 'connecting') {
+  /** `mode`: 'paused' waits for resume(); 'connecting' queues writes until connected(). */
+  constructor(private readonly h: StreamHandle, private readonly sw: StreamWrapBinding, mode: 'paused' | 'connecting') {
     let address: string | undefined;
     if (typeof h.getpeername === 'function') {
       const out: { address?: string } = {};
@@ -165,8 +162,7 @@ export class RawFrontSocket implements FrontSocket {
       return undefined;
     };
     if (mode === 'connecting') this.queued = [];
-    else if (mode === 'paused') this.paused = true;
-    else h.readStart();
+    else this.paused = true;
   }
 
   retain(): void {
