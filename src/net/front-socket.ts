@@ -294,15 +294,15 @@ export class NetFrontSocket implements FrontSocket {
   // net.Socket reads into a fresh buffer each time: nothing to retain.
   retain(): void { /* nothing */ }
   write(buf: Buffer, src?: FrontSocket): boolean {
-    const ok = this.s.write(buf);
-    if (this.s.writableLength > 0) src?.retain();
-    return ok;
+    return this.writev([buf], src);
   }
   writev(bufs: Buffer[], src?: FrontSocket): boolean {
     let ok = true;
     this.s.cork();
-    for (const b of bufs) ok = this.write(b, src);
+    for (const b of bufs) ok = this.s.write(b);
     this.s.uncork();
+    // Whatever net.Socket still holds may point into src's read buffer.
+    if (this.s.writableLength > 0) src?.retain();
     return ok;
   }
   onceDrain(cb: () => void): void {

@@ -141,7 +141,6 @@ export class Child implements ScanSink {
     this.first = true;
     const p = req.pending;
     req.pending = [];
-    req.pendingBytes = 0;
     // p may hold views of the web server's read buffer (engaged on arrival).
     this.send(p, req.client.sock);
     // The web server was paused while the body waited for a child (unless send() just paused it).

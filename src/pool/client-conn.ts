@@ -80,7 +80,7 @@ export class ClientConn implements ScanSink {
     if (req !== null && this.out.length > 0) {
       if (req.child !== null) req.child.send(this.out, this.sock);
       else if (!req.aborted) {
-        for (const b of this.out) { req.pending.push(b); req.pendingBytes += b.length; }
+        for (const b of this.out) req.pending.push(b);
       }
       this.out = [];
     }

@@ -206,7 +206,12 @@ export class Pool implements RequestSink, ChildOwner {
     if (this.queued === 0 && this.hasIdle()) { sock.resume(); return; }
     // No child free: like php-fpm's backlog, the request stays in the kernel
     // until one is, and then streams straight to it (no copy held here).
-    this.queue.push(conn);
+    this.wait(conn);
+  }
+
+  /** Queues a request or an unread connection until a child is free. */
+  private wait(entry: Request | ClientConn): void {
+    this.queue.push(entry);
     if (this.cfg.pm === 'ondemand') this.ondemandSpawn();
   }
 
@@ -239,12 +244,8 @@ export class Pool implements RequestSink, ChildOwner {
       if (reserved.usable) { reserved.engage(req); return; }
     }
     const child = this.takeIdle();
-    if (child !== null) {
-      child.engage(req);
-      return;
-    }
-    this.queue.push(req);
-    if (this.cfg.pm === 'ondemand') this.ondemandSpawn();
+    if (child !== null) child.engage(req);
+    else this.wait(req);
   }
 
   abort(req: Request): void {
@@ -258,13 +259,10 @@ export class Pool implements RequestSink, ChildOwner {
   }
 
   private takeIdle(): Child | null {
-    while (this.idle.length > 0) {
-      const c = this.idle.pop()!;
-      if (c.state === 'idle' && c.req === null) return c;
-    }
-    return null;
+    return this.hasIdle() ? this.idle.pop()! : null;
   }
 
+  /** True when the idle stack's top is usable; drops stale entries on the way. */
   private hasIdle(): boolean {
     const idle = this.idle;
     while (idle.length > 0) {

@@ -6,7 +6,6 @@ import { decodeParams } from '../fastcgi/params.js';
 export class Request {
   /** Forwarded bytes held until a child is engaged. */
   pending: Buffer[] = [];
-  pendingBytes = 0;
   private paramsBytes = 0;
   private paramsChunks: Buffer[] = [];
   private paramsCache: Map<string, string> | null = null;

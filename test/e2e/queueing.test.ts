@@ -36,6 +36,15 @@ const slow = (ms: number): Promise<unknown> => fcgiRequest(target, scriptParams(
 const when = (): Promise<bigint> => fcgiRequest(target, scriptParams(docroot, '/when.php')).then((r) => BigInt(r.body.toString()));
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** How long a new request waits (ms), 20 ms after the clients ahead of it connected. */
+async function timedRequest(): Promise<number> {
+  await tick(20);
+  const t0 = Date.now();
+  const r = await fcgiRequest(target, scriptParams(docroot, '/when.php'), { timeoutMs: 5000 });
+  assert.match(r.body.toString(), /^\d+$/);
+  return Date.now() - t0;
+}
+
 test('queueing: waiting clients are served in arrival order, bodies intact', async () => {
   const busy = slow(300);
   await tick(50);
@@ -54,12 +63,8 @@ test('queueing: a waiting client that sends nothing holds the child for at most 
   await tick(50);
   const silent = await connect(target); // queued behind the busy request, then given the child
   silent.on('error', () => { /* closed at the end */ });
-  await tick(20);
-  const t0 = Date.now();
-  const r = await fcgiRequest(target, scriptParams(docroot, '/when.php'), { timeoutMs: 5000 });
-  const waited = Date.now() - t0;
+  const waited = await timedRequest();
   await busy;
-  assert.match(r.body.toString(), /^\d+$/);
   assert.ok(waited < 3000, `a request behind a silent connection waited ${waited} ms`);
   assert.ok(waited >= 150, `served in ${waited} ms: it did not wait for the busy child at all?`);
   // The silent connection still works once it speaks.
@@ -74,12 +79,8 @@ test('queueing: a waiting client that leaves, and one that only asks GET_VALUES,
   const leaver = await connect(target);
   leaver.destroy();
   const getValues = rawExchange(target, encodeRecord(RecordType.GET_VALUES, 0, encodeParams([['FCGI_MPXS_CONNS', '']])), 2000);
-  await tick(20);
-  const t0 = Date.now();
-  const r = await fcgiRequest(target, scriptParams(docroot, '/when.php'), { timeoutMs: 5000 });
-  const waited = Date.now() - t0;
+  const waited = await timedRequest();
   await busy;
-  assert.match(r.body.toString(), /^\d+$/);
   // Served as soon as the busy request ended, not after a reservation timed out.
   assert.ok(waited < 800, `waited ${waited} ms behind a departed client and a GET_VALUES probe`);
   const gv = await getValues;
