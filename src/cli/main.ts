@@ -12,6 +12,7 @@ import { dumpConfig } from '../config/dump.js';
 import type { ConfigMessage } from '../config/parse.js';
 import type { FpmConfig } from '../config/types.js';
 import { ErrorLog } from '../log/error-log.js';
+import { helperEnv } from '../php/helper-env.js';
 
 export { EXIT_OK, EXIT_USAGE, EXIT_SOFTWARE, EXIT_CONFIG };
 
@@ -110,7 +111,7 @@ function runInterpreter(opts: CliOptions, args: string[]): string | null {
   const full = [...(opts.noPhpIni ? ['-n'] : []), ...(opts.phpIni !== null ? ['-c', opts.phpIni] : []),
     ...opts.defines.flatMap((d) => ['-d', d]), ...args];
   try {
-    return execFileSync(opts.phpCgi, full, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+    return execFileSync(opts.phpCgi, full, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'], env: helperEnv(process.env) });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stdout?: string };
     if (typeof err.stdout === 'string' && err.stdout !== '') return err.stdout;

@@ -3,6 +3,7 @@
 // looks users up through NSS (platform/users.ts), then runs the pure parser and validator.
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { helperEnv } from '../php/helper-env.js';
 import { DEFAULT_CONSTANTS, type IniResolver } from './ini-line.js';
 import { glob } from './glob.js';
 import { parseConfig, type ConfigMessage } from './parse.js';
@@ -73,13 +74,6 @@ export function loadConfig(o: LoadOptions): LoadResult {
   return { ok: true, config: v.config, messages };
 }
 
-/** php-cgi switches to CGI mode when it sees CGI variables; strip them for a CLI-style run. */
-function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = { ...env };
-  for (const k of ['GATEWAY_INTERFACE', 'REQUEST_METHOD', 'SCRIPT_FILENAME', 'REDIRECT_STATUS', 'SERVER_SOFTWARE', 'SERVER_NAME']) delete out[k];
-  return out;
-}
-
 function readConfigFile(p: string): string {
   // php-fpm opens then reads; a directory fails on read with EISDIR, same message.
   return fs.readFileSync(p, 'latin1');
@@ -101,7 +95,7 @@ export function phpIniResolver(o: Pick<LoadOptions, 'phpCgi' | 'phpIni' | 'noPhp
       for (const d of o.defines) args.push('-d', d);
       const out = execFileSync(o.phpCgi, args, {
         input: '<?php echo json_encode(ini_get_all(null, false));', encoding: 'utf8', timeout: 10_000,
-        stdio: ['pipe', 'pipe', 'ignore'], env: cliEnv(env),
+        stdio: ['pipe', 'pipe', 'ignore'], env: helperEnv(env),
       });
       ini = JSON.parse(out) as Record<string, string | null>;
     } catch {

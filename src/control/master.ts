@@ -21,7 +21,8 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   const rundir = createRundir();
   const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
   const ini = chooseIni(opts, process.env);
-  if (ini.phpIni !== null && ini.phpIni !== opts.phpIni) log.notice(`using php-fpm's php.ini for the children: ${ini.phpIni}${ini.scanDir ? ` (+ ${ini.scanDir})` : ''}`);
+  // php-fpm prints nothing about its php.ini at start: DEBUG only.
+  log.debug(`children read php.ini ${ini.phpIni ?? "(php-cgi's own search)"}, conf.d ${ini.scanDir === null ? "(php-cgi's own)" : ini.scanDir || '(none)'}`);
   const processMax = config.global.processMax;
   const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveCount(), 0) < processMax;
   const pools: Pool[] = config.pools.map((p) => new Pool(p, {

@@ -72,3 +72,27 @@ export function findParam(body: Buffer, name: string): string | undefined {
   }
   return found < 0 ? undefined : body.toString('latin1', found, found + foundLen);
 }
+
+/**
+ * The values of several names in one walk (last occurrence wins), undefined
+ * for absent ones. For the hot path: only the wanted values are decoded.
+ */
+export function pickParams(body: Buffer, names: readonly string[]): Array<string | undefined> {
+  const out: Array<string | undefined> = new Array(names.length).fill(undefined);
+  const pair: Pair = { name: 0, nameLen: 0, valueLen: 0, next: 0 };
+  for (let p = 0; p < body.length; p = pair.next) {
+    readPair(body, p, body.length, pair);
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k];
+      if (pair.nameLen !== name.length) continue;
+      let i = 0;
+      while (i < name.length && body[pair.name + i] === name.charCodeAt(i)) i++;
+      if (i === name.length) {
+        const v = pair.name + pair.nameLen;
+        out[k] = body.toString('latin1', v, v + pair.valueLen);
+        break;
+      }
+    }
+  }
+  return out;
+}

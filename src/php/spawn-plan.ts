@@ -52,7 +52,7 @@ export function buildSpawnPlan(
   if (userEnv.HOME !== undefined) env.HOME = userEnv.HOME;
   // env[X] = $VAR takes the master's variable at startup, as in php-fpm.
   for (const [k, v] of Object.entries(pool.env)) env[k] = resolveEnvValue(v, masterEnv);
-  if (php.scanDir) env.PHP_INI_SCAN_DIR = php.scanDir;
+  if (php.scanDir !== null && php.scanDir !== undefined) env.PHP_INI_SCAN_DIR = php.scanDir;
   env.PHP_FCGI_MAX_REQUESTS = '0';
   delete env.PHP_FCGI_CHILDREN;
   return { command: php.phpCgi, args, env };

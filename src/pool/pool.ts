@@ -18,6 +18,9 @@ import { Child, whoamiRequest, type ChildOwner } from './child.js';
 import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput } from './worker-output.js';
+import { RequestEnv } from '../request-env/request-env.js';
+import { DEFAULT_PATH_SETTINGS, PATH_INI, pathSettings } from '../request-env/fpm-env.js';
+import { probeIni } from '../php/ini-probe.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -53,6 +56,7 @@ export class Pool implements RequestSink, ChildOwner {
   private listener: Listener | null = null;
   private allowed: AllowedClients | null = null;
   private plan!: SpawnPlan;
+  private requestEnv = new RequestEnv(DEFAULT_PATH_SETTINGS);
   private spawnOpts: LaunchOptions = { catchOutput: false };
   /** Shared mode (static pools): one php-cgi parent forks pm.max_children workers. */
   private parent: ChildProcess | null = null;
@@ -94,7 +98,6 @@ export class Pool implements RequestSink, ChildOwner {
     const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
     // No check to make and no prepend of the pool's own: no per-request include at all.
     const needShim = cfg.securityLimitExtensions.length > 0;
-    if (needShim) fs.writeFileSync(shimPath, buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null }), { mode: 0o644 });
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -106,6 +109,14 @@ export class Pool implements RequestSink, ChildOwner {
       }
     }
     let plan = buildSpawnPlan(cfg, this.ctx.php, needShim ? shimPath : null, process.env, userEnv);
+    const ini = probeIni(plan, PATH_INI);
+    if (ini instanceof Error) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ${PATH_INI.join(', ')} settings, assuming PHP's defaults: ${ini.message.split('\n')[0]}`);
+    const paths = pathSettings(ini instanceof Error ? {} : ini);
+    this.requestEnv = new RequestEnv(paths);
+    if (needShim) {
+      const shim = buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null, scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath });
+      fs.writeFileSync(shimPath, shim, { mode: 0o644 });
+    }
     if (SETPRIV !== null) plan = wrapWithSetpriv(plan, SETPRIV, creds);
     else if (creds !== null) {
       this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);
@@ -237,6 +248,7 @@ export class Pool implements RequestSink, ChildOwner {
 
   dispatch(req: Request): void {
     this.acceptedConn++;
+    this.requestEnv.prepare(req);
     const reserved = req.client.reserved;
     if (reserved !== null) {
       req.client.reserved = null;

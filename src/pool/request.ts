@@ -16,6 +16,8 @@ export class Request {
   /** The web server went away; the child's reply is read and dropped. */
   aborted = false;
   finished = false;
+  /** php-fpm would answer 404 "Primary script unknown" (src/request-env). */
+  scriptUnknown = false;
   readonly acceptedAt = Date.now();
 
   constructor(
@@ -34,10 +36,16 @@ export class Request {
     return this.paramsBytes;
   }
 
+  /** The PARAMS stream's content as received (one buffer). */
+  get paramsBody(): Buffer {
+    if (this.paramsChunks.length !== 1) this.paramsChunks = [Buffer.concat(this.paramsChunks)];
+    return this.paramsChunks[0];
+  }
+
   /** Decoded lazily: the hot path never needs the params, status and logs do. */
   get params(): Map<string, string> {
     if (this.paramsCache === null) {
-      const body = this.paramsChunks.length === 1 ? this.paramsChunks[0] : Buffer.concat(this.paramsChunks);
+      const body = this.paramsBody;
       try {
         this.paramsCache = new Map(decodeParams(body));
       } catch {

@@ -1,0 +1,47 @@
+// Gives php-cgi the request environment php-fpm would have given PHP, per
+// pool. On the hot path it only looks at three params; the full computation
+// (fpm-env.ts) runs for Apache mod_proxy_fcgi requests, IIS, and requests with
+// a PATH_INFO whose script path does not resolve as it stands.
+import * as fs from 'node:fs';
+import { pickParams } from '../fastcgi/params.js';
+import type { Request } from '../pool/request.js';
+import { fpmEnv, needsFpmEnv, type PathProbe, type PathSettings } from './fpm-env.js';
+import { paramsForPhpCgi, replaceParams } from './forward.js';
+
+const NAMES = ['SCRIPT_FILENAME', 'PATH_INFO', 'SERVER_SOFTWARE'] as const;
+
+/** realpath(3)/stat(2) answers from the master's view of the file system. */
+export const fsProbe: PathProbe = {
+  resolves: (p) => fs.existsSync(p),
+  isFile: (p) => fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false,
+};
+
+export class RequestEnv {
+  constructor(readonly settings: PathSettings, private readonly probe: PathProbe = fsProbe) {}
+
+  /**
+   * Called once the request's params are complete and before a child is
+   * engaged (all its bytes so far are in req.pending): rewrites the PARAMS
+   * stream when php-cgi would compute something other than php-fpm.
+   */
+  prepare(req: Request): void {
+    let picked: Array<string | undefined>;
+    try {
+      picked = pickParams(req.paramsBody, NAMES);
+    } catch {
+      return; // malformed params: php-cgi will say so, as php-fpm would
+    }
+    const [sf, pathInfo, software] = picked;
+    if (!needsFpmEnv(sf, pathInfo, software)) return;
+    const proxy = sf !== undefined && sf.slice(0, 6).toLowerCase() === 'proxy:';
+    const iis = software !== undefined && software.startsWith('Microsoft-IIS');
+    // PATH_INFO only matters when php-fpm would walk the script path back.
+    if (!proxy && !iis && (!this.settings.fixPathinfo || (sf !== undefined && sf !== '' && !sf.endsWith('/') && this.probe.resolves(sf)))) return;
+    const result = fpmEnv(req.params, this.settings, this.probe);
+    req.scriptUnknown = result.script === null;
+    const params = paramsForPhpCgi(result, this.settings);
+    if (params === null) return;
+    const head = req.pending.length === 1 ? req.pending[0] : Buffer.concat(req.pending);
+    req.pending = replaceParams(head, req.id, params);
+  }
+}
