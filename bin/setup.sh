@@ -9,9 +9,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-# php8.2-cgi runs the PHP children; nginx-light, libfcgi-bin (cgi-fcgi) and
-# curl are what the end-to-end tests drive tsfpm with.
-PACKAGES=(php8.2-cgi nginx-light libfcgi-bin curl)
+# php8.2-cgi runs the PHP children; nginx-light, apache2, caddy, libfcgi-bin
+# (cgi-fcgi) and curl are what the end-to-end tests drive tsfpm with; php8.2-fpm
+# is the reference implementation they compare tsfpm against (the tests start
+# php-fpm8.2 and the web servers themselves, each on its own config).
+PACKAGES=(php8.2-cgi php8.2-fpm nginx-light apache2 caddy libfcgi-bin curl)
 
 # --- Node ------------------------------------------------------------------
 # Debian 12 ships Node 18; Node >= 20 must come from elsewhere (e.g. NodeSource).
@@ -31,9 +33,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root"
   log "installing ${missing[*]}"
 
-  # nginx's postinst would start the stock service on port 80. Tests start their
-  # own nginx, so deny service starts for the duration of the install unless the
-  # machine already has a policy (Docker images ship one that denies everything).
+  # The postinsts of nginx, apache2 and caddy would start the stock services on
+  # port 80, php8.2-fpm's its pool on /run/php. Tests start their own, so deny
+  # service starts for the duration of the install unless the machine already has
+  # a policy (Docker images ship one that denies everything). All four start
+  # through invoke-rc.d or deb-systemd-invoke, which both ask policy-rc.d, and
+  # treat a denial as success; Debian still enables the services for the next boot.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\n# temporary, from tsfpm bin/setup.sh\nexit 101\n' >"$policy"
@@ -47,7 +52,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
 fi
 
-for bin in php-cgi /usr/sbin/nginx cgi-fcgi; do
+for bin in php-cgi /usr/sbin/php-fpm8.2 /usr/sbin/nginx /usr/sbin/apache2 /usr/bin/caddy cgi-fcgi; do
   command -v "$bin" >/dev/null || die "$bin not found after installing packages"
 done
 
