@@ -13,7 +13,13 @@ const NAMES = ['SCRIPT_FILENAME', 'PATH_INFO', 'SERVER_SOFTWARE'] as const;
 /** realpath(3)/stat(2) answers from the master's view of the file system. */
 export const fsProbe: PathProbe = {
   resolves: (p) => fs.existsSync(p),
-  isFile: (p) => fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false,
+  isFile: (p) => {
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false; // ENOENT, ENOTDIR (a file used as a directory), EACCES...
+    }
+  },
 };
 
 export class RequestEnv {
