@@ -133,17 +133,18 @@ export function stripCgiHeaders(out: string): string {
   return m ? out.slice(m[0].length) : out;
 }
 
-/** php-fpm's -v with the SAPI tag naming tsfpm, then tsfpm's own version line. */
+/** php-fpm's -v, the SAPI tag naming tsfpm's version. */
 function version(opts: CliOptions): number {
   const out = runInterpreter(opts, ['-v']);
   if (out === null) return EXIT_SOFTWARE;
-  process.stdout.write(rewriteVersion(out, tsfpmVersion(), opts.phpCgi));
+  process.stdout.write(rewriteVersion(out, tsfpmVersion()));
   return EXIT_OK;
 }
 
-export function rewriteVersion(phpV: string, own: string, phpCgi: string): string {
-  const text = phpV.replace('(cgi-fcgi)', '(tsfpm-fcgi)');
-  return `${text}${text.endsWith('\n') ? '' : '\n'}tsfpm ${own} (PHP FastCGI Process Manager in TypeScript, interpreter: ${phpCgi})\n`;
+export function rewriteVersion(phpV: string, own: string): string {
+  // php-fpm's SAPI tag, as scripts and php-src's main-version test expect
+  // (`(fpm%s (built:`), naming tsfpm inside it; no extra line after Zend's.
+  return phpV.replace('(cgi-fcgi)', `(fpm-fcgi; tsfpm ${own})`);
 }
 
 function tsfpmVersion(): string {
