@@ -94,10 +94,15 @@ export class Child implements ScanSink {
 
   get shared(): boolean { return this.proc === null; }
 
-  /** Shared mode: the php-cgi parent was replaced; its socket moved. */
+  /**
+   * Shared mode: the php-cgi parent was replaced; its socket moved. The old
+   * parent's workers are being killed (Pool.spawnParent), so a connection to
+   * one of them closes by itself and onLost() fails its request, if any, and
+   * frees the slot. (Dropping it here instead left a busy slot waiting for a
+   * reply that could never come: a pool under load stopped serving.)
+   */
   rebind(socketPath: string): void {
     this.socketPath = socketPath;
-    this.dropConnection();
   }
 
   private connect(): FrontSocket {

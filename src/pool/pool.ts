@@ -169,8 +169,12 @@ export class Pool implements RequestSink, ChildOwner {
       const how = signal !== null ? `on signal ${os.constants.signals[signal] ?? 0} (${signal})` : `with code ${code ?? 0}`;
       if (this.state === 'normal') {
         this.ctx.log.warning(`[pool ${this.name}] php-cgi parent ${pid} exited ${how} after ${formatElapsed(startedHr)} seconds from start`);
-        // Orphaned workers would keep serving old connections: end them, start afresh.
-        for (const c of this.children) if (c.pid > 0) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }
+        // Its workers have no parent-death signal and would live on under init,
+        // serving old connections. php-cgi calls setsid() before it forks them,
+        // so the parent's pid is their process group: end the whole group, not
+        // the worker pids the slots have learnt (some not probed yet, some stale).
+        // Each slot's connection then closes and the slot reconnects to the new parent.
+        killGroup(pid);
         const next = this.spawnParent();
         for (const c of this.children) c.rebind(next);
       } else {
@@ -460,6 +464,8 @@ export class Pool implements RequestSink, ChildOwner {
   /** After a stop: the hard way for children that outlived process_control_timeout. */
   killAll(): void {
     for (const c of this.children) c.kill('SIGKILL');
+    // The shared parent with its workers (a parent killed alone would orphan them).
+    if (this.parent?.pid !== undefined) killGroup(this.parent.pid);
     try { this.parent?.kill('SIGKILL'); } catch { /* gone */ }
   }
 
@@ -467,6 +473,12 @@ export class Pool implements RequestSink, ChildOwner {
   closeListener(): void {
     this.listener?.close();
   }
+}
+
+/** SIGKILLs process group `pgid` (a shared php-cgi parent's, see spawnParent). */
+function killGroup(pgid: number): void {
+  if (pgid <= 0) return;
+  try { process.kill(-pgid, 'SIGKILL'); } catch { /* no such group: the parent died before setsid(), so no worker yet */ }
 }
 
 function formatElapsed(startHr: bigint): string {

@@ -104,3 +104,39 @@ export function phpWorkers(masterPid: number): number[] {
   });
   return php.filter((pid) => !childPids(pid).some((c) => php.includes(c)));
 }
+
+/** Process group id from /proc/<pid>/stat, or null if the process is gone. */
+export function pgidOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return Number.isInteger(pgid) ? pgid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Live (non-zombie) members of process group pgid, ascending. */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pgidOf(pid) === pgid && isAlive(pid)) out.push(pid);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** /proc/<pid>/cmdline with NULs as spaces ('' if gone); what `ps -o args` shows. */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, '').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Parent pid of a live process, null if gone. */
+export function parentOf(pid: number): number | null {
+  return ppidOf(pid);
+}
