@@ -10,6 +10,7 @@ import { openListener, type Listener } from '../net/listener.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { buildSpawnPlan, wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
+import { titledPlan } from '../php/proc-title.js';
 import type { ChildProcess } from 'node:child_process';
 import { buildShim } from '../php/shim.js';
 import { lookupGroup, lookupUser } from '../platform/users.js';
@@ -117,6 +118,10 @@ export class Pool implements RequestSink, ChildOwner {
       const shim = buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null, scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath });
       fs.writeFileSync(shimPath, shim, { mode: 0o644 });
     }
+    // `php-fpm: pool NAME` in ps (src/php/proc-title.ts); set at exec, free afterwards.
+    const titled = titledPlan(plan, this.name);
+    if (titled instanceof Error) this.ctx.log.debug(`[pool ${this.name}] children keep php-cgi's process title: ${titled.message}`);
+    else plan = titled;
     if (SETPRIV !== null) plan = wrapWithSetpriv(plan, SETPRIV, creds);
     else if (creds !== null) {
       this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);

@@ -92,7 +92,9 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, stepMs = 5
 /**
  * The php-cgi processes that serve requests below a tsfpm master: php-cgi
  * descendants with no php-cgi children of their own. That counts standalone
- * children and the workers of a shared php-cgi parent alike.
+ * children and the workers of a shared php-cgi parent alike. Recognised by
+ * command name (from the exec'd file): their argv[0], hence cmdline and
+ * `ps -o args`, is the pool's title `php-fpm: pool NAME`.
  */
 export function phpWorkers(masterPid: number): number[] {
   const php = descendants(masterPid).filter((pid) => {
