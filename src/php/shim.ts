@@ -16,6 +16,8 @@ export interface ShimOptions {
    * the other way round); php-fpm checks the path it runs.
    */
   scriptIsPathTranslated?: boolean;
+  /** Environment variables php-fpm's workers would not have (pool-php.ts). */
+  hideEnv?: string[];
 }
 
 export function buildShim(opts: ShimOptions): string {
@@ -36,6 +38,11 @@ export function buildShim(opts: ShimOptions): string {
       '  exit;',
       '})();',
     );
+  }
+  if (opts.hideEnv !== undefined && opts.hideEnv.length > 0) {
+    const names = opts.hideEnv.map(phpString).join(', ');
+    // $_SERVER only: naming $_ENV here would build it on every request (auto_globals_jit).
+    lines.push(`foreach ([${names}] as $k) unset($_SERVER[$k]);`);
   }
   if (opts.userPrependFile !== null) lines.push(`require ${phpString(opts.userPrependFile)};`);
   return lines.join('\n') + '\n';

@@ -8,11 +8,10 @@ import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener } from '../net/listener.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
-import { buildSpawnPlan, wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
+import { wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
 import { titledPlan } from '../php/proc-title.js';
 import type { ChildProcess } from 'node:child_process';
-import { buildShim } from '../php/shim.js';
 import { lookupGroup, lookupUser } from '../platform/users.js';
 import { ClientConn, type RequestSink } from './client-conn.js';
 import { Child, whoamiRequest, type ChildOwner } from './child.js';
@@ -20,8 +19,8 @@ import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput } from './worker-output.js';
 import { RequestEnv } from '../request-env/request-env.js';
-import { DEFAULT_PATH_SETTINGS, PATH_INI, pathSettings } from '../request-env/fpm-env.js';
-import { probeIni } from '../php/ini-probe.js';
+import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
+import { preparePoolPhp } from '../php/pool-php.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -96,9 +95,6 @@ export class Pool implements RequestSink, ChildOwner {
   start(): void {
     const cfg = this.cfg;
     const shimPath = path.join(this.ctx.rundir, `${this.name}.prepend.php`);
-    const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
-    // No check to make and no prepend of the pool's own: no per-request include at all.
-    const needShim = cfg.securityLimitExtensions.length > 0;
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -109,15 +105,10 @@ export class Pool implements RequestSink, ChildOwner {
         creds = { uid: u.uid, gid: g?.gid ?? u.gid };
       }
     }
-    let plan = buildSpawnPlan(cfg, this.ctx.php, needShim ? shimPath : null, process.env, userEnv);
-    const ini = probeIni(plan, PATH_INI);
-    if (ini instanceof Error) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ${PATH_INI.join(', ')} settings, assuming PHP's defaults: ${ini.message.split('\n')[0]}`);
-    const paths = pathSettings(ini instanceof Error ? {} : ini);
-    this.requestEnv = new RequestEnv(paths);
-    if (needShim) {
-      const shim = buildShim({ limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null, scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath });
-      fs.writeFileSync(shimPath, shim, { mode: 0o644 });
-    }
+    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode);
+    if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
+    this.requestEnv = new RequestEnv(php.paths);
+    let plan = php.plan;
     // `php-fpm: pool NAME` in ps (src/php/proc-title.ts); set at exec, free afterwards.
     const titled = titledPlan(plan, this.name);
     if (titled instanceof Error) this.ctx.log.debug(`[pool ${this.name}] children keep php-cgi's process title: ${titled.message}`);

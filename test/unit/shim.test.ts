@@ -116,3 +116,9 @@ test('shim: text is plain PHP with a quoted extension list', () => {
   assert.ok(text.includes("require '/a\\\\b.php';"), text);
   assert.equal(buildShim({ limitExtensions: [], userPrependFile: null }).includes('SCRIPT_FILENAME'), false);
 });
+
+test('shim: variables only tsfpm sets are taken out of $_SERVER', () => {
+  const src = buildShim({ limitExtensions: [], userPrependFile: null, hideEnv: ['PHP_FCGI_MAX_REQUESTS', "it's"] });
+  assert.match(src, /foreach \(\['PHP_FCGI_MAX_REQUESTS', 'it\\'s'\] as \$k\) unset\(\$_SERVER\[\$k\]\);/);
+  assert.doesNotMatch(buildShim({ limitExtensions: ['.php'], userPrependFile: null }), /unset/);
+});

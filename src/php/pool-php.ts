@@ -1,0 +1,58 @@
+// How one pool's php-cgi children are started: the spawn plan, the shim
+// prepended to every request, and the php.ini facts the master needs. php-cgi
+// is asked once (ini-probe) for cgi.fix_pathinfo, cgi.discard_path and
+// doc_root, which decide how the master recomputes the request environment
+// (src/request-env). php-cgi copies its own process environment into
+// $_SERVER; the variables tsfpm sets only to run php-cgi (and that php-fpm's
+// workers do not have) are taken out of $_SERVER by the shim.
+import * as fs from 'node:fs';
+import type { PoolConfig } from '../config/types.js';
+import { buildSpawnPlan, type InterpreterOptions, type SpawnPlan } from './spawn-plan.js';
+import { buildShim } from './shim.js';
+import { probeIni } from './ini-probe.js';
+import { PATH_INI, pathSettings, type PathSettings } from '../request-env/fpm-env.js';
+
+export interface PoolPhp {
+  plan: SpawnPlan;
+  paths: PathSettings;
+  /** Set when php-cgi could not be asked; the defaults are then assumed. */
+  probeError: Error | null;
+}
+
+
+export function preparePoolPhp(
+  cfg: PoolConfig,
+  php: InterpreterOptions,
+  shimPath: string,
+  userEnv: { USER?: string; HOME?: string },
+  /** Static pool under one php-cgi parent (PHP_FCGI_CHILDREN in its environment). */
+  shared: boolean,
+): PoolPhp {
+  const bare = buildSpawnPlan(cfg, php, null, process.env, userEnv);
+  const ini = probeIni(bare, PATH_INI);
+  const paths = pathSettings(ini instanceof Error ? {} : ini);
+  const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
+  const hide = tsfpmOnlyEnv(cfg, bare.env, process.env, shared);
+  // Nothing to check and nothing to hide: no per-request include at all.
+  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0;
+  if (needShim) {
+    fs.writeFileSync(shimPath, buildShim({
+      limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null,
+      scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide,
+    }), { mode: 0o644 });
+  }
+  const plan = buildSpawnPlan(cfg, php, needShim ? shimPath : null, process.env, userEnv);
+  return { plan, paths, probeError: ini instanceof Error ? ini : null };
+}
+
+/**
+ * Variables in a child's environment that only tsfpm put there: php-cgi's
+ * switches, and PHP_INI_SCAN_DIR when php-fpm would have had it compiled in.
+ */
+export function tsfpmOnlyEnv(cfg: PoolConfig, childEnv: Record<string, string>, masterEnv: NodeJS.ProcessEnv, shared: boolean): string[] {
+  const own = (k: string): boolean => k in cfg.env || (!cfg.clearEnv && masterEnv[k] !== undefined);
+  const out = ['PHP_FCGI_MAX_REQUESTS'];
+  if (shared) out.push('PHP_FCGI_CHILDREN');
+  if (childEnv.PHP_INI_SCAN_DIR !== undefined && !own('PHP_INI_SCAN_DIR')) out.push('PHP_INI_SCAN_DIR');
+  return out.filter((k) => k === 'PHP_FCGI_CHILDREN' || !own(k));
+}
