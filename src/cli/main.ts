@@ -12,6 +12,7 @@ import { dumpConfig } from '../config/dump.js';
 import type { ConfigMessage } from '../config/parse.js';
 import type { FpmConfig } from '../config/types.js';
 import { ErrorLog } from '../log/error-log.js';
+import { isDaemonChild } from '../control/daemonize.js';
 import { helperEnv } from '../php/helper-env.js';
 
 export { EXIT_OK, EXIT_USAGE, EXIT_SOFTWARE, EXIT_CONFIG };
@@ -49,23 +50,39 @@ function prepare(opts: CliOptions, log: ErrorLog): number | null {
     daemonize: opts.daemonize, pidFile: opts.pidFile, phpCgi: opts.phpCgi, phpIni: opts.phpIni,
     noPhpIni: opts.noPhpIni, defines: opts.defines,
   });
-  for (const m of result.messages) emit(log, m);
+  // In a daemon re-spawned by its launcher the launcher has logged these already.
+  const quiet = result.ok && isDaemonChild();
+  let next = 0;
+  const emitUpTo = (end: number): void => {
+    for (; next < end; next++) if (!quiet) emit(log, result.messages[next]);
+  };
+  // php-fpm's post-processing applies log_level/log_limit, then opens error_log
+  // and logs there from then on (pool NOTICEs included): same points here.
+  const g = result.global;
+  if (g !== undefined && result.levelAt !== undefined) {
+    emitUpTo(result.levelAt);
+    log.setLevel(g.logLevel);
+    log.setLimit(g.logLimit);
+  }
+  if (g !== undefined && result.openAt !== undefined) {
+    emitUpTo(result.openAt);
+    try {
+      log.configure({
+        errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, daemonize: g.daemonize,
+        forceStderr: opts.forceStderr,
+      });
+    } catch (e) {
+      log.syserror('error', `failed to open error_log (${g.errorLog})`, e as NodeJS.ErrnoException);
+      log.error('FPM initialization failed');
+      return EXIT_CONFIG;
+    }
+  }
+  emitUpTo(result.messages.length);
   if (!result.ok) {
     log.error('FPM initialization failed');
     return EXIT_CONFIG;
   }
   const { config } = result;
-  const g = config.global;
-  try {
-    log.configure({
-      errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, daemonize: g.daemonize,
-      forceStderr: opts.forceStderr,
-    });
-  } catch (e) {
-    log.syserror('error', `failed to open error_log (${g.errorLog})`, e as NodeJS.ErrnoException);
-    log.error('FPM initialization failed');
-    return EXIT_CONFIG;
-  }
   if (opts.test === 0 && process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
   if (opts.test > 0) {
     if (opts.test > 1) for (const line of dumpConfig(config)) log.notice(line);

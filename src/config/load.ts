@@ -7,9 +7,9 @@ import { helperEnv } from '../php/helper-env.js';
 import { DEFAULT_CONSTANTS, type IniResolver } from './ini-line.js';
 import { glob } from './glob.js';
 import { parseConfig, type ConfigMessage } from './parse.js';
-import { validateConfig } from './validate.js';
+import { validateConfig, type LogSwitch } from './validate.js';
 import { lookupGroup as grLookup, lookupUser as pwLookup } from '../platform/users.js';
-import type { FpmConfig } from './types.js';
+import type { FpmConfig, GlobalConfig } from './types.js';
 
 /** Debian's sysconfdir location, used when neither -y nor -p is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/php/8.2/fpm/php-fpm.conf';
@@ -29,10 +29,15 @@ export interface LoadOptions {
   euid?: number;
 }
 
+/**
+ * `global` with `levelAt`/`openAt` (indexes into messages, see validate.ts's
+ * LogSwitch): the caller applies log_level/log_limit and then the error_log
+ * destination at those points, as php-fpm does while post-processing.
+ */
 export type LoadResult =
-  | { ok: true; config: FpmConfig; messages: ConfigMessage[] }
+  | ({ ok: true; config: FpmConfig; messages: ConfigMessage[]; global: GlobalConfig } & LogSwitch)
   /** messages end with php-fpm's trailer (`failed to load configuration file '…'` …), not `FPM initialization failed`. */
-  | { ok: false; messages: ConfigMessage[] };
+  | ({ ok: false; messages: ConfigMessage[]; global?: GlobalConfig } & LogSwitch);
 
 /** -y → `<prefix>/etc/php-fpm.conf` with -p → Debian's default (php.ini `fpm.config` is not consulted). */
 export function resolveConfigPath(fpmConfig: string | null, prefix: string | null): string {
@@ -67,11 +72,15 @@ export function loadConfig(o: LoadOptions): LoadResult {
     lookupGroup,
   });
   const messages = [...parsed.messages, ...v.messages];
+  const at = parsed.messages.length;
+  const sw: LogSwitch = {};
+  if (v.levelAt !== undefined) sw.levelAt = at + v.levelAt;
+  if (v.openAt !== undefined) sw.openAt = at + v.openAt;
   if (!v.ok) {
     if (v.stage === 'post') messages.push({ level: 'error', text: 'failed to post process the configuration' });
-    return { ok: false, messages };
+    return { ok: false, messages, global: g, ...sw };
   }
-  return { ok: true, config: v.config, messages };
+  return { ok: true, config: v.config, messages, global: g, ...sw };
 }
 
 function readConfigFile(p: string): string {
@@ -112,11 +121,10 @@ export function phpIniResolver(o: Pick<LoadOptions, 'phpCgi' | 'phpIni' | 'noPhp
   };
 }
 
-/** getpwnam/getpwuid through NSS; a numeric uid without an entry is used as is. */
+/** getpwnam/getpwuid through NSS (validate.ts takes a numeric uid without an entry as it is). */
 export function lookupUser(nameOrUid: string): { uid: number; gid: number } | null {
   const u = pwLookup(nameOrUid);
-  if (u) return { uid: u.uid, gid: u.gid };
-  return /^\d+$/.test(nameOrUid) ? { uid: Number(nameOrUid), gid: Number(nameOrUid) } : null;
+  return u ? { uid: u.uid, gid: u.gid } : null;
 }
 
 export function lookupGroup(name: string): number | null {

@@ -5,6 +5,7 @@
 import { AVAILABLE_MECHANISMS } from './directives.js';
 import type { ConfigMessage, ParsedConfig } from './parse.js';
 import type { FpmConfig, PoolConfig } from './types.js';
+import { LOOKUP_ERRNO } from '../log/error-log.js';
 
 export interface ValidateHost {
   prefix: string | null;                          // -p
@@ -23,8 +24,16 @@ export interface ValidateHost {
  * `FPM initialization failed` (php-fpm checks users in a later init stage).
  */
 export type ValidateResult =
-  | { ok: true; config: FpmConfig; messages: ConfigMessage[] }
-  | { ok: false; stage: 'post' | 'init'; messages: ConfigMessage[] };
+  | ({ ok: true; config: FpmConfig; messages: ConfigMessage[] } & LogSwitch)
+  | ({ ok: false; stage: 'post' | 'init'; messages: ConfigMessage[] } & LogSwitch);
+
+/**
+ * Where php-fpm's post-processing changes its own logging, as indexes into
+ * `messages` (absent when it failed before): from `levelAt` on, log_level and
+ * log_limit apply; from `openAt` on, error_log is open and messages go where
+ * the configuration sends them (not only to stderr).
+ */
+export interface LogSwitch { levelAt?: number; openAt?: number }
 
 // php values whose relative paths get the pool prefix (fpm_conf.c's list).
 const PATH_INI_KEYS = new Set([
@@ -50,6 +59,7 @@ export function validateConfig(parsed: ParsedConfig, path: string, host: Validat
     throw new Fail(stage);
   };
   const pools: PoolConfig[] = [];
+  const sw: LogSwitch = {};
   try {
     if (host.prefix !== null && !host.isDir(host.prefix)) {
       fail('error', `the global prefix '${host.prefix}' does not exist or is not a directory`);
@@ -58,12 +68,14 @@ export function validateConfig(parsed: ParsedConfig, path: string, host: Validat
     if (g.pid !== null && g.pid !== '') g.pid = full(g.pid, varBase);
     else g.pid = null;
     if (g.errorLog !== 'syslog') g.errorLog = full(g.errorLog, varBase);
+    sw.levelAt = messages.length;
     if (g.logLimit < 512) fail('error', 'log_limit must be greater than 512');
     if (g.errorLog !== 'syslog') {
       try { host.touchAppend(g.errorLog); } catch (e) {
         fail('error', `failed to open error_log (${g.errorLog})`, 'post', e as NodeJS.ErrnoException);
       }
     }
+    sw.openAt = messages.length;
     if (g.eventsMechanism !== null && !AVAILABLE_MECHANISMS.includes(g.eventsMechanism)) {
       fail('error', `event mechanism '${g.eventsMechanism}' is not available on this system`);
     }
@@ -78,12 +90,12 @@ export function validateConfig(parsed: ParsedConfig, path: string, host: Validat
       pools.push(wp);
       if (wp.pmStatusListen !== null) pools.push(statusPool(wp));
     }
-    for (const wp of pools) rootRules(wp, host, say, fail);
+    for (const wp of pools) unixRules(wp, host, say, fail);
   } catch (e) {
-    if (e instanceof Fail) return { ok: false, stage: e.stage, messages };
+    if (e instanceof Fail) return { ok: false, stage: e.stage, messages, ...sw };
     throw e;
   }
-  return { ok: true, config: { path, prefix: host.prefix, global: g, pools }, messages };
+  return { ok: true, config: { path, prefix: host.prefix, global: g, pools }, messages, ...sw };
 }
 
 type Say = (level: ConfigMessage['level'], text: string, syserr?: NodeJS.ErrnoException) => void;
@@ -212,33 +224,61 @@ function statusPool(wp: PoolConfig): PoolConfig {
     listen: wp.pmStatusListen as string,
     pm: 'ondemand', pmMaxChildren: 2, pmStartServers: 0, pmMinSpareServers: 0, pmMaxSpareServers: 0,
     pmStatusListen: null, pingPath: null, pingResponse: null, slowlog: null, requestSlowlogTimeout: 0,
+    // php-fpm copies neither to the status pool (no second 'ignored when not root' NOTICE for them).
+    chroot: null, processPriority: null,
     accessSuppressPath: [...wp.accessSuppressPath], securityLimitExtensions: [...wp.securityLimitExtensions],
     phpValues: { ...wp.phpValues }, phpAdminValues: { ...wp.phpAdminValues }, env: { ...wp.env },
     arrayEntries: wp.arrayEntries.map((e) => ({ ...e })), hidden: true,
   };
 }
 
-function rootRules(wp: PoolConfig, host: ValidateHost, say: Say, fail: FailFn): void {
+/** php-fpm's fpm_unix_is_id(): all digits (also empty), used as a number without a lookup. */
+const isId = (name: string): boolean => /^\d*$/.test(name);
+
+/**
+ * php-fpm's user checks. `-t` (fpm_unix_test_config): every name must resolve,
+ * whoever runs it; nothing else. A real start (fpm_unix_conf_wp): as root,
+ * resolve user/group and refuse uid/gid 0 without -R; otherwise a NOTICE for
+ * each directive that only root can apply. listen.owner/listen.group are
+ * resolved when the unix socket is made (net/listener.ts).
+ */
+function unixRules(wp: PoolConfig, host: ValidateHost, say: Say, fail: FailFn): void {
   const P = `[pool ${wp.name}]`;
-  if (host.euid !== 0) {
-    for (const [name, v] of [['user', wp.user], ['group', wp.group], ['chroot', wp.chroot], ['process.priority', wp.processPriority]] as const) {
-      if (v !== null && v !== '') say('warning', `${P} '${name}' directive is ignored when FPM is not running as root`);
+  const set = (v: string | null): v is string => v !== null && v !== '';
+  if (host.test) {
+    if (set(wp.user) && !isId(wp.user) && !host.lookupUser(wp.user)) fail('error', `${P} cannot get uid for user '${wp.user}'`, 'init');
+    if (set(wp.group) && !isId(wp.group) && host.lookupGroup(wp.group) === null) fail('error', `${P} cannot get gid for group '${wp.group}'`, 'init');
+    // ZLOG_SYSERROR after getpwnam()/getgrnam(): errno is 0 for a name that is just not there.
+    if (set(wp.listenOwner) && !isId(wp.listenOwner) && !host.lookupUser(wp.listenOwner)) {
+      fail('error', `${P} cannot get uid for user '${wp.listenOwner}'`, 'init', LOOKUP_ERRNO);
     }
+    if (set(wp.listenGroup) && !isId(wp.listenGroup) && host.lookupGroup(wp.listenGroup) === null) {
+      fail('error', `${P} cannot get gid for group '${wp.listenGroup}'`, 'init', LOOKUP_ERRNO);
+    }
+    return;
+  }
+  if (host.euid !== 0) {
+    for (const [name, v] of [['user', wp.user], ['group', wp.group], ['chroot', wp.chroot]] as const) {
+      if (set(v)) say('notice', `${P} '${name}' directive is ignored when FPM is not running as root`);
+    }
+    if (wp.processPriority !== null) say('notice', `${P} 'process.priority' directive is ignored when FPM is not running as root`);
     return;
   }
   let uid = 0;
   let gid = 0;
-  if (wp.user !== null && wp.user !== '') {
+  if (set(wp.user)) {
+    // A numeric user needs no passwd entry; without one its gid stays 0 (php-fpm's set_gid).
     const u = host.lookupUser(wp.user);
-    if (!u) fail('error', `${P} cannot get uid for user '${wp.user}'`, 'init');
+    if (isId(wp.user)) { uid = Number(wp.user); gid = u?.uid === uid ? u.gid : 0; }
+    else if (!u) fail('error', `${P} cannot get uid for user '${wp.user}'`, 'init');
     else { uid = u.uid; gid = u.gid; }
   }
-  if (wp.group !== null && wp.group !== '') {
-    const gr = /^\d+$/.test(wp.group) ? Number(wp.group) : host.lookupGroup(wp.group);
+  if (set(wp.group)) {
+    const gr = isId(wp.group) ? Number(wp.group) : host.lookupGroup(wp.group);
     if (gr === null) fail('error', `${P} cannot get gid for group '${wp.group}'`, 'init');
     else gid = gr;
   }
-  if (!host.test && !host.allowRoot && (uid === 0 || gid === 0)) {
+  if (!host.allowRoot && (uid === 0 || gid === 0)) {
     fail('error', `${P} please specify user and group other than root`, 'init');
   }
 }

@@ -11,6 +11,11 @@ import { EXIT_OK, EXIT_SOFTWARE } from './exit-codes.js';
 
 const MARK = 'TSFPM_DAEMONIZED';
 
+/** True in the daemon a launcher spawned, until it reported how init went. */
+export function isDaemonChild(): boolean {
+  return process.env[MARK] === '1';
+}
+
 /** In the launcher: returns its exit code. In the daemon (or foreground): null. */
 export async function daemonizeIfAsked(daemonize: boolean): Promise<number | null> {
   if (!daemonize || process.env[MARK] === '1') return null;

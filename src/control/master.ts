@@ -98,10 +98,11 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
     process.on('SIGHUP', reload);
   });
 
+  // php-fpm stops copying log lines to stderr just before this line (zlog_set_launched()).
+  log.startupDone();
   log.notice(`fpm is running, pid ${process.pid}`);
   for (const pool of pools) pool.start();
   log.notice('ready to handle connections');
-  log.startupDone();
   reportReady(true, log.fd);
   return done;
 }

@@ -49,10 +49,17 @@ export function truncate(line: string, limit?: number): string {
   return line.slice(0, limit - 3) + '...';
 }
 
+/**
+ * errno after a getpwnam()/getgrnam() that found no entry: 0, which php-fpm's
+ * ZLOG_SYSERROR lines print as `: Success (0)`.
+ */
+export const LOOKUP_ERRNO: NodeJS.ErrnoException = Object.freeze(Object.assign(new Error('Success'), { errno: 0 }));
+
 /** `: No such file or directory (2)`, php-fpm's zlog suffix for system errors. */
 export function strerrorSuffix(err: NodeJS.ErrnoException): string {
   const errno = typeof err.errno === 'number' ? Math.abs(err.errno) : 0;
   const code = err.code ?? '';
+  if (errno === 0 && code === '') return ': Success (0)';
   const text = STRERROR[code] ?? err.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
   return `: ${text} (${errno || (os.constants.errno as Record<string, number>)[code] || 0})`;
 }
@@ -81,7 +88,8 @@ type Writer = { write(s: string): unknown; reopen?(): void; flushSync?(): void; 
 /**
  * Destinations (§7): before configure() everything goes to stderr. After it:
  * daemonize=no with a TTY stderr or -O → stderr only; otherwise error_log,
- * and until startupDone() NOTICE+ lines are copied to stderr as well.
+ * and until startupDone() (called before `fpm is running`) NOTICE+ lines are
+ * copied to stderr as well.
  */
 export class ErrorLog {
   private level: LogLevel = 'notice';
@@ -135,10 +143,12 @@ export class ErrorLog {
     if (this.json !== null) this.json.level = level;
   }
   getLevel(): LogLevel { return this.level; }
+  /** log_limit, as soon as php-fpm applies it (before error_log is open). */
+  setLimit(limit: number | undefined): void { this.limit = limit; }
   /** The error_log fd (for pointing a daemon's stderr at it), or null when logging to stderr. */
   get fd(): number | null { return this.file?.fd ?? null; }
 
-  /** After "ready to handle connections": stop copying NOTICE+ to stderr. */
+  /** Just before `fpm is running` (php-fpm's zlog_set_launched()): stop copying NOTICE+ to stderr. */
   startupDone(): void { this.launched = true; }
 
   /** SIGUSR1: reopen error_log (logrotate moved it). */

@@ -1,6 +1,6 @@
 // Starts the real bin/tsfpm in the foreground on a generated php-fpm.conf.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { descendants } from './procs.js';
 import { isRunning, spawnService } from './service.js';
@@ -30,7 +30,11 @@ export interface TsfpmOptions {
   env?: Record<string, string>;
   /** Resolve as soon as the process is spawned instead of waiting for READY_RE (for failure tests). */
   noWait?: boolean;
-  /** Leave out -O, so that the log goes to error_log (NOTICEs up to "ready" still reach stderr). */
+  /**
+   * Leave out -O, so that the log goes to error_log (the conf's `error_log =`
+   * line): NOTICEs before `fpm is running` also reach stderr, as php-fpm's do;
+   * readiness is then awaited in that file.
+   */
   logToFile?: boolean;
 }
 
@@ -151,10 +155,24 @@ export async function startTsfpm(opts: TsfpmOptions): Promise<Tsfpm> {
   };
   if (opts.noWait) return daemon;
   try {
-    await waitForOutput(READY_RE, START_MS);
+    if (opts.logToFile) await waitForLogFile(opts.conf.replaceAll('{dir}', dir), START_MS, () => done);
+    else await waitForOutput(READY_RE, START_MS);
   } catch (err) {
     await stop();
     throw err;
   }
   return daemon;
+}
+
+/** Waits until the config's error_log file says READY_RE (a -F run without -O logs there, not on stderr). */
+async function waitForLogFile(conf: string, ms: number, exited: () => boolean): Promise<void> {
+  const m = /^\s*error_log\s*=\s*(\S+)\s*$/m.exec(conf);
+  if (!m) throw new Error('logToFile needs an absolute `error_log =` line in the conf');
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (existsSync(m[1]) && READY_RE.test(readFileSync(m[1], 'utf8'))) return;
+    if (exited()) throw new Error(`tsfpm exited before ${READY_RE} in ${m[1]}`);
+    if (Date.now() > deadline) throw new Error(`no ${READY_RE} in ${m[1]} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -107,3 +107,38 @@ test('syntax error is reported in Zend words', () => {
   assert.equal(r.code, 78);
   assert.ok(r.err.includes('PHP:  syntax error, unexpected END_OF_LINE in Unknown on line 2\n'));
 });
+
+// php-fpm applies log_level, then opens error_log, before it processes the pools (fpm_conf_post_process).
+test('log_level = warning hides the pm.start_servers NOTICE (php-src bug68458); pool messages reach error_log too', () => {
+  const pool = '[www]\nlisten = 9000\npm = dynamic\npm.max_children = 5\npm.min_spare_servers = 1\npm.max_spare_servers = 3\n';
+  const quiet = conf('quiet.conf', `[global]\nerror_log = ${tmp}/quiet.log\nlog_level = warning\n${pool}`);
+  const q = tsfpm(['-t', '-R', '-y', quiet]);
+  assert.equal(q.code, 0, q.err);
+  assert.equal(q.err, '');
+  const loud = conf('loud.conf', `[global]\nerror_log = ${tmp}/loud.log\n${pool}`);
+  const l = tsfpm(['-t', '-R', '-y', loud]);
+  assert.equal(l.code, 0, l.err);
+  assert.deepEqual(l.lines.slice(0, 1), ["NOTICE: [pool www] pm.start_servers is not set. It's been set to 2."]);
+  assert.match(fs.readFileSync(`${tmp}/loud.log`, 'utf8'), /NOTICE: \[pool www\] pm\.start_servers is not set\. It's been set to 2\.\n/);
+});
+
+test('-tt: unknown listen.owner / listen.group names fail with the lookup errno (php-src bug68591)', () => {
+  for (const [key, what] of [['listen.owner', 'cannot get uid for user'], ['listen.group', 'cannot get gid for group']]) {
+    const f = conf(`${key}.conf`, `${head}[unconfined]\nlisten = ${tmp}/u.sock\n${key} = aaaaaa\nuser = root\npm = static\npm.max_children = 1\n`);
+    const r = tsfpm(['-tt', '-y', f]);
+    assert.equal(r.code, 78, r.err);
+    // php-fpm 8.2.36 verbatim (getpwnam()/getgrnam() leave errno 0).
+    assert.deepEqual(r.lines, [`ERROR: [pool unconfined] ${what} 'aaaaaa': Success (0)`, 'ERROR: FPM initialization failed']);
+  }
+});
+
+test("-t resolves 'user' even when not root, and prints no 'directive is ignored' NOTICE", { skip: process.geteuid?.() !== 0 }, () => {
+  const f = conf('asnobody.conf', `[global]\nerror_log = /tmp/tsfpm-cli-nobody-${process.pid}.log\n[www]\nlisten = 9000\nuser = nosuchuser\npm = static\npm.max_children = 1\n`);
+  fs.chmodSync(tmp, 0o755);
+  fs.chmodSync(f, 0o644);
+  const r = spawnSync('su', ['nobody', '-s', '/bin/sh', '-c', `"${process.execPath}" "${BIN}" -t -y "${f}"`], { encoding: 'utf8' });
+  fs.rmSync(`/tmp/tsfpm-cli-nobody-${process.pid}.log`, { force: true });
+  const lines = r.stderr.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\[[^\]]+\] /, ''));
+  assert.equal(r.status, 78, r.stderr);
+  assert.deepEqual(lines, ["ERROR: [pool www] cannot get uid for user 'nosuchuser'", 'ERROR: FPM initialization failed']);
+});

@@ -106,8 +106,64 @@ test('root rules: user required unless -R, unknown users, uid/gid 0 refused outs
   assert.deepEqual(texts(run(rootUser, { test: false })), ['error: [pool www] please specify user and group other than root']);
   assert.ok(run(rootUser, { test: false, allowRoot: true }).ok);
   assert.deepEqual(texts(run(base('group = root\n'), { test: false })), ['error: [pool www] please specify user and group other than root']);
-  const asUser = run(base('') , { euid: 1000 });
-  assert.deepEqual(texts(asUser), ["warning: [pool www] 'user' directive is ignored when FPM is not running as root"]);
+});
+
+test("not root: a NOTICE (php-fpm's level) for each directive only root can apply, at start only, not under -t", () => {
+  const all = base('group = www-data\nchroot = /srv/jail\nprocess.priority = 5\n');
+  assert.deepEqual(texts(run(all, { euid: 1000, test: false })), [
+    "notice: [pool www] 'user' directive is ignored when FPM is not running as root",
+    "notice: [pool www] 'group' directive is ignored when FPM is not running as root",
+    "notice: [pool www] 'chroot' directive is ignored when FPM is not running as root",
+    "notice: [pool www] 'process.priority' directive is ignored when FPM is not running as root",
+  ]);
+  assert.deepEqual(texts(run(all, { euid: 1000, test: true })), []);
+  // The hidden status pool gets user and group from its pool, not chroot or process.priority (as php-fpm's).
+  const status = run(base('process.priority = 5\npm.status_listen = 127.0.0.1:9001\n'), { euid: 1000, test: false });
+  assert.deepEqual(texts(status), [
+    "notice: [pool www] 'user' directive is ignored when FPM is not running as root",
+    "notice: [pool www] 'process.priority' directive is ignored when FPM is not running as root",
+    "notice: [pool www_status] 'user' directive is ignored when FPM is not running as root",
+  ]);
+});
+
+test('-t resolves user, group, listen.owner and listen.group names, root or not; digits need no entry', () => {
+  for (const euid of [0, 1000]) {
+    const user = run(base('').replace('www-data', 'nosuchuser'), { euid });
+    assert.deepEqual(texts(user), ["error: [pool www] cannot get uid for user 'nosuchuser'"]);
+    assert.ok(!user.ok && user.stage === 'init');
+    assert.equal(user.messages[0].syserr, undefined);
+    // php-fpm: ZLOG_SYSERROR after getpwnam()/getgrnam(), errno 0 -> `: Success (0)`
+    const owner = run(base('listen.owner = aaaaaa\n'), { euid });
+    assert.deepEqual(texts(owner), ["error: [pool www] cannot get uid for user 'aaaaaa'"]);
+    assert.equal(owner.messages[0].syserr?.errno, 0);
+    const group = run(base('listen.group = aaaaaa\n'), { euid });
+    assert.deepEqual(texts(group), ["error: [pool www] cannot get gid for group 'aaaaaa'"]);
+    assert.equal(group.messages[0].syserr?.errno, 0);
+    assert.ok(!group.ok && group.stage === 'init');
+    assert.ok(run(base('listen.owner = 1234\nlisten.group = 1235\ngroup = 1236\n').replace('www-data', '1234'), { euid }).ok);
+  }
+  // A real start leaves listen.owner/listen.group to the socket (net/listener.ts).
+  assert.ok(run(base('listen.owner = aaaaaa\nlisten.group = aaaaaa\n'), { test: false }).ok);
+});
+
+test('numeric user without a passwd entry: that uid with gid 0, so -R or a group is needed (php-fpm)', () => {
+  const numeric = base('').replace('www-data', '1234');
+  assert.deepEqual(texts(run(numeric, { test: false })), ['error: [pool www] please specify user and group other than root']);
+  assert.ok(run(numeric, { test: false, allowRoot: true }).ok);
+  assert.ok(run(numeric + 'group = 1235\n', { test: false }).ok);
+  // A numeric user with an entry takes its primary group.
+  assert.ok(run(base('').replace('www-data', '33'), { test: false, lookupUser: (n) => (n === '33' ? { uid: 33, gid: 33 } : null) }).ok);
+});
+
+test('log switch points: log_level applies from levelAt, error_log from openAt (before the pool messages)', () => {
+  const r = run(base('pm.min_spare_servers = 1\npm.max_spare_servers = 4\n', 'dynamic'));
+  assert.ok(r.ok);
+  assert.equal(r.levelAt, 0);
+  assert.equal(r.openAt, 0);
+  assert.match(r.messages[r.openAt].text, /pm\.start_servers is not set/);
+  const bad = run('[global]\nlog_limit = 100\n');
+  assert.equal(bad.levelAt, 0);
+  assert.equal(bad.openAt, undefined);
 });
 
 test('-tt dump: formats, undefined, arrays newest first', () => {

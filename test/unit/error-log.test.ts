@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorLog, formatLine, strerrorSuffix, truncate } from '../../src/log/error-log.js';
+import { ErrorLog, LOOKUP_ERRNO, formatLine, strerrorSuffix, truncate } from '../../src/log/error-log.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const date = new Date(2026, 10, 25, 19, 55, 34, 135);
@@ -27,6 +27,20 @@ test('log_limit cuts a line so that it ends with ...', () => {
 test('syserror suffix is strerror (errno)', () => {
   const e = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', errno: -2 });
   assert.equal(strerrorSuffix(e), ': No such file or directory (2)');
+});
+
+test('a user/group lookup that found nothing has errno 0: `: Success (0)` as php-fpm prints it', () => {
+  assert.equal(strerrorSuffix(LOOKUP_ERRNO), ': Success (0)');
+});
+
+test('ErrorLog: setLevel/setLimit apply before configure (php-fpm sets them before opening error_log)', () => {
+  const seen: string[] = [];
+  const log = new ErrorLog({ stderr: { write: (s: string) => seen.push(s) }, now: () => date });
+  log.setLevel('warning');
+  log.setLimit(40);
+  log.notice('hidden');
+  log.warning('x'.repeat(100));
+  assert.deepEqual(seen, ['[25-Nov-2026 19:55:34] WARNING: xxxxx...\n']);
 });
 
 test('ErrorLog: stderr before configure, file + stderr copy until startupDone, level filter, reopen', () => {
