@@ -9,6 +9,7 @@ import { chooseIni } from '../php/fpm-ini.js';
 import { daemonizeIfAsked, reportReady } from './daemonize.js';
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.js';
 import { createRundir, sweepStaleRundirs } from './rundir.js';
+import { setListenLog } from '../net/listener.js';
 
 
 export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
@@ -31,6 +32,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   }));
 
   // Every socket first: a bad listen line must not leave half a daemon running.
+  setListenLog((level, msg) => log.log(level, msg));
   try {
     for (const pool of pools) await pool.listen();
   } catch (err) {

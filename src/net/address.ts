@@ -63,3 +63,22 @@ export function isClientAllowed(allowed: AllowedClients, remote: string | undefi
   const family = isIP(r);
   return family !== 0 && allowed.list.check(r, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+// In php-fpm these messages come from the workers, not the master: each worker
+// parses the list when it starts (fcgi_set_allowed_clients) and checks every
+// peer it accepts (fcgi_accept_request), writing `ERROR: ...` (no timestamp)
+// to its stderr. The error log shows them only with catch_workers_output = yes,
+// as that worker's output: `WARNING: [pool P] child N said into stderr: "ERROR: ..."`,
+// the start lines once per worker, after `ready to handle connections`.
+
+/** What a php-fpm worker of this pool writes to its stderr when it starts (empty when the list is fine). */
+export function workerStartLines(allowed: AllowedClients | null): string[] {
+  return (allowed?.warnings ?? []).map((w) => `ERROR: ${w}`);
+}
+
+/** What the php-fpm worker that accepted a refused peer writes to its stderr (v4-mapped peers shown as IPv4). */
+export function workerDropLine(remote: string | undefined): string {
+  const r = remote ?? '';
+  const ip = r.toLowerCase().startsWith('::ffff:') && isIP(r.slice(7)) === 4 ? r.slice(7) : r;
+  return `ERROR: Connection disallowed: IP address '${ip}' has been dropped.`;
+}

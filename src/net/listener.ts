@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ListenAddress } from './address.js';
-import { strerrorSuffix } from '../log/error-log.js';
+import { LOOKUP_ERRNO, strerrorSuffix, type LogLevel } from '../log/error-log.js';
 import { lookupGroup, lookupUser } from '../platform/users.js';
 
 export class ListenError extends Error {
@@ -22,7 +22,17 @@ export interface ListenOptions {
   mode: string | null;             // octal text, default 0660
   aclUsers: string | null;
   aclGroups: string | null;
+  /** Defaults to the one set with setListenLog(). */
+  log?: ListenLog;
 }
+
+/** Where openListener's own log lines go (php-fpm logs them while making its sockets). */
+export type ListenLog = (level: LogLevel, msg: string) => void;
+
+let defaultLog: ListenLog | null = null;
+
+/** The master's error log, for listeners opened without a `log` of their own. */
+export function setListenLog(log: ListenLog | null): void { defaultLog = log; }
 
 export interface Listener {
   server: net.Server;
@@ -63,10 +73,12 @@ export async function openListener(o: ListenOptions): Promise<Listener> {
     const backlog = nodeBacklog(o.backlog);
     try {
       if (a.host === null) {
+        // php-fpm: `::` (IPv6 and v4-mapped) first, its error silenced; whatever
+        // the failure, a NOTICE and a second try on 0.0.0.0, whose error counts.
         try {
           await listenOnce(server, { host: '::', port: a.port, backlog, ipv6Only: false });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;
+        } catch {
+          (o.log ?? defaultLog)?.('notice', 'Failed implicitly binding to ::, retrying with 0.0.0.0');
           await listenOnce(server, { host: '0.0.0.0', port: a.port, backlog });
         }
       } else {
@@ -79,6 +91,8 @@ export async function openListener(o: ListenOptions): Promise<Listener> {
   }
 
   const final = a.path;
+  // Like php-fpm, owner and group are resolved before the socket exists.
+  const ids = resolveSocketIds(o);
   if (fs.existsSync(final)) {
     if (await isSomeoneListening(final)) throw new ListenError(`Another FPM instance seems to already listen on ${final}`);
     try { fs.unlinkSync(final); } catch { /* bind below reports the real problem */ }
@@ -96,7 +110,7 @@ export async function openListener(o: ListenOptions): Promise<Listener> {
     throw bindError(final, err);
   }
   try {
-    applySocketPermissions(tmp, o);
+    applySocketPermissions(tmp, final, o, ids);
     fs.renameSync(tmp, final);
   } catch (err) {
     server.close();
@@ -114,11 +128,47 @@ export async function openListener(o: ListenOptions): Promise<Listener> {
   };
 }
 
-function applySocketPermissions(p: string, o: ListenOptions): void {
+interface SocketIds { uid: number; gid: number }   // -1 = leave as is
+
+/**
+ * php-fpm's fpm_unix_resolve_socket_permissions(): digits are ids, used
+ * without a lookup; an owner name also gives its primary group; a name that
+ * does not resolve is an error (with the lookup's errno). null = ACLs instead.
+ */
+function resolveSocketIds(o: ListenOptions): SocketIds | null {
+  const set = (v: string | null): v is string => v !== null && v !== '';
+  if (set(o.aclUsers) || set(o.aclGroups)) {
+    const log = o.log ?? defaultLog;
+    if (set(o.owner)) log?.('warning', `[pool ${o.pool}] ACL set, listen.owner = '${o.owner}' is ignored`);
+    if (set(o.group)) log?.('warning', `[pool ${o.pool}] ACL set, listen.group = '${o.group}' is ignored`);
+    return null;
+  }
+  const ids = { uid: -1, gid: -1 };
+  if (set(o.owner)) {
+    if (isId(o.owner)) ids.uid = Number(o.owner);
+    else {
+      const u = lookupUser(o.owner);
+      if (!u) throw new ListenError(`[pool ${o.pool}] cannot get uid for user '${o.owner}'${strerrorSuffix(LOOKUP_ERRNO)}`);
+      ids.uid = u.uid;
+      ids.gid = u.gid;
+    }
+  }
+  if (set(o.group)) {
+    if (isId(o.group)) ids.gid = Number(o.group);
+    else {
+      const g = lookupGroup(o.group);
+      if (!g) throw new ListenError(`[pool ${o.pool}] cannot get gid for group '${o.group}'${strerrorSuffix(LOOKUP_ERRNO)}`);
+      ids.gid = g.gid;
+    }
+  }
+  return ids;
+}
+
+function applySocketPermissions(p: string, final: string, o: ListenOptions, ids: SocketIds | null): void {
   const mode = o.mode === null ? 0o660 : parseInt(o.mode, 8);
   if (Number.isNaN(mode)) throw new ListenError(`[pool ${o.pool}] cannot set listen.mode '${o.mode}'`);
   fs.chmodSync(p, mode);
-  if (o.aclUsers || o.aclGroups) {
+  if (ids === null) {
     // POSIX ACLs replace owner/group, as in php-fpm builds with ACL support.
     const entries: string[] = [];
     for (const u of (o.aclUsers ?? '').split(',').filter(Boolean)) entries.push(`u:${u.trim()}:rw`);
@@ -130,20 +180,13 @@ function applySocketPermissions(p: string, o: ListenOptions): void {
     }
     return;
   }
-  if (o.owner === null && o.group === null) return;
-  if (process.geteuid?.() !== 0) return;
-  let uid = -1;
-  let gid = -1;
-  if (o.owner !== null) {
-    const u = lookupUser(o.owner);
-    if (!u) throw new ListenError(`[pool ${o.pool}] cannot get uid for user '${o.owner}'`);
-    uid = u.uid;
-    gid = u.gid; // php-fpm: listen.owner also sets the group to the owner's primary group
+  // chown() whoever runs the master: a non-root master may give the socket its own ids only.
+  if (ids.uid === -1 && ids.gid === -1) return;
+  try {
+    fs.chownSync(p, ids.uid, ids.gid);
+  } catch (err) {
+    throw new ListenError(`[pool ${o.pool}] failed to chown() the socket '${final}'${strerrorSuffix(err as NodeJS.ErrnoException)}`);
   }
-  if (o.group !== null) {
-    const g = lookupGroup(o.group);
-    if (!g) throw new ListenError(`[pool ${o.pool}] cannot get gid for group '${o.group}'`);
-    gid = g.gid;
-  }
-  fs.chownSync(p, uid, gid);
 }
+
+const isId = (s: string): boolean => /^\d+$/.test(s);

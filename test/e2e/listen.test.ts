@@ -256,6 +256,57 @@ test('listen.owner = nobody, listen.group = nogroup chown the socket', async (t)
   await d.stop();
 });
 
+/** True if neither the passwd nor the group database knows this id. */
+function idUnknown(id: number): boolean {
+  for (const db of ['passwd', 'group']) {
+    try {
+      execFileSync('getent', [db, String(id)], { stdio: 'ignore' });
+      return false;
+    } catch {
+      // exit 2: no entry
+    }
+  }
+  return true;
+}
+
+test('numeric listen.owner / listen.group without passwd/group entries are used as ids', async (t) => {
+  if (process.geteuid?.() !== 0) {
+    t.skip('needs root to chown');
+    return;
+  }
+  if (!idUnknown(1234) || !idUnknown(1235)) {
+    t.skip('1234 or 1235 has an entry on this host');
+    return;
+  }
+  // php-fpm 8.2.36 with the same lines: 660 1234 1235 (php-src socket-uds-numeric-ugid: 1234/UNKNOWN)
+  const d = await start(conf('listen = {dir}/www.sock\nlisten.owner = 1234\nlisten.group = 1235'));
+  const st = statSync(join(d.dir, 'www.sock'));
+  assert.equal(st.uid, 1234);
+  assert.equal(st.gid, 1235);
+  assert.equal((st.mode & 0o7777).toString(8), '660');
+  await assertHello({ path: join(d.dir, 'www.sock') }, d);
+  await d.stop();
+  // A numeric owner alone keeps the socket's group (php-fpm: socket_gid stays -1).
+  const d2 = await start(conf('listen = {dir}/www.sock\nlisten.owner = 1234'));
+  const st2 = statSync(join(d2.dir, 'www.sock'));
+  assert.equal(st2.uid, 1234);
+  assert.equal(st2.gid, process.getegid?.());
+  await d2.stop();
+});
+
+test("listen.owner naming no user: php-fpm's lookup error with errno, exit 78, no socket", async () => {
+  const { d, code } = await startFailing(conf('listen = {dir}/www.sock\nlisten.owner = nosuchuser-tsfpm'));
+  const out = logText(d);
+  assert.equal(code, EXIT_CONFIG, out);
+  // php-fpm 8.2.36 verbatim (getpwnam() leaves errno 0):
+  assert.ok(out.includes("ERROR: [pool www] cannot get uid for user 'nosuchuser-tsfpm': Success (0)\n"), out);
+  assert.match(out, /ERROR: FPM initialization failed/);
+  assert.equal(existsSync(join(d.dir, 'www.sock')), false);
+  const g = await startFailing(conf('listen = {dir}/www.sock\nlisten.group = nosuchgroup-tsfpm'));
+  assert.equal(g.code, EXIT_CONFIG);
+  assert.ok(logText(g.d).includes("ERROR: [pool www] cannot get gid for group 'nosuchgroup-tsfpm': Success (0)\n"), logText(g.d));
+});
+
 test('listen.backlog = 7 is the listen queue length (ss -ltn Send-Q)', async (t) => {
   let ssOk = true;
   try {
@@ -344,6 +395,31 @@ test('port already in use: bind error, FPM initialization failed, exit 78, no ph
   assert.doesNotMatch(out, /ready to handle connections/);
   assert.deepEqual(await seen, [], 'a serving php-cgi ran below the daemon');
   assert.equal(spawnedChildren().length, before, 'a serving php-cgi was started');
+});
+
+test('listen = PORT with [::]:PORT taken: NOTICE Failed implicitly binding to ::, then the 0.0.0.0 error', async (t) => {
+  if (!hasIpv6Loopback()) {
+    t.skip('no IPv6 on this host');
+    return;
+  }
+  const port = await freePort();
+  // A dual-stack [::] listener holds the IPv4 port too, so the retry fails as well (php-src socket-ipv4-fallback).
+  const busy = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve, reject) => {
+    busy.once('error', reject);
+    busy.listen({ host: '::', port, ipv6Only: false }, () => resolve());
+  });
+  servers.push(busy);
+  const { d, code } = await startFailing(conf(`listen = ${port}`));
+  const out = logText(d);
+  assert.equal(code, EXIT_CONFIG, out);
+  // php-fpm 8.2.36, in this order:
+  const lines = out.split('\n').map((l) => l.replace(/^\[[^\]]+\] /, '')).filter(Boolean);
+  assert.deepEqual(lines.slice(0, 3), [
+    'NOTICE: Failed implicitly binding to ::, retrying with 0.0.0.0',
+    `ERROR: unable to bind listening socket for address '${port}': Address already in use (98)`,
+    'ERROR: FPM initialization failed',
+  ]);
 });
 
 test('unix socket in a missing directory: exit 78, message names the path', async () => {

@@ -6,6 +6,8 @@ import {
   isClientAllowed,
   parseAllowedClients,
   parseListen,
+  workerDropLine,
+  workerStartLines,
   type AllowedClients,
 } from '../../src/net/address.js';
 
@@ -127,4 +129,17 @@ test('isClientAllowed: non-canonical IPv6 entries match the canonical peer addre
   assert.deepEqual(a.warnings, []);
   assert.equal(isClientAllowed(a, '::1'), true);
   assert.equal(isClientAllowed(a, 'fe80::1'), true);
+});
+
+// php-src socket-invalid-allowed-clients: php-fpm's workers print these on their stderr.
+test('workerStartLines / workerDropLine: what a php-fpm worker writes for allowed_clients', () => {
+  assert.deepEqual(workerStartLines(parseAllowedClients('xxx')), [
+    "ERROR: Wrong IP address 'xxx' in listen.allowed_clients",
+    'ERROR: There are no allowed addresses',
+  ]);
+  assert.deepEqual(workerStartLines(parseAllowedClients('127.0.0.1')), []);
+  assert.deepEqual(workerStartLines(null), []);
+  assert.equal(workerDropLine('127.0.0.1'), "ERROR: Connection disallowed: IP address '127.0.0.1' has been dropped.");
+  assert.equal(workerDropLine('::ffff:127.0.0.1'), "ERROR: Connection disallowed: IP address '127.0.0.1' has been dropped.");
+  assert.equal(workerDropLine('::1'), "ERROR: Connection disallowed: IP address '::1' has been dropped.");
 });
