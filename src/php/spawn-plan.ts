@@ -58,7 +58,8 @@ export function buildSpawnPlan(
   return { command: php.phpCgi, args, env };
 }
 
-export interface Credentials { uid: number; gid: number }
+/** `name` is absent for a numeric uid without a passwd entry (php-fpm then calls no initgroups()). */
+export interface Credentials { uid: number; gid: number; name?: string }
 
 /**
  * Runs the plan through util-linux's setpriv: the child gets SIGTERM (php-cgi's
@@ -69,6 +70,7 @@ export interface Credentials { uid: number; gid: number }
  */
 export function wrapWithSetpriv(plan: SpawnPlan, setpriv: string, creds: Credentials | null): SpawnPlan {
   const args = ['--pdeathsig', 'TERM'];
-  if (creds !== null) args.push('--reuid', String(creds.uid), '--regid', String(creds.gid), '--init-groups');
+  // setpriv refuses --init-groups for a uid that has no passwd entry.
+  if (creds !== null) args.push('--reuid', String(creds.uid), '--regid', String(creds.gid), creds.name !== undefined ? '--init-groups' : '--keep-groups');
   return { command: setpriv, args: [...args, '--', plan.command, ...plan.args], env: plan.env };
 }

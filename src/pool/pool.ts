@@ -102,7 +102,7 @@ export class Pool implements RequestSink, ChildOwner {
       const g = cfg.group !== null ? lookupGroup(cfg.group) : null;
       if (u !== null) {
         userEnv = { USER: u.name, HOME: u.home };
-        creds = { uid: u.uid, gid: g?.gid ?? u.gid };
+        creds = { uid: u.uid, gid: g?.gid ?? u.gid, name: u.name };
       }
     }
     const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode);
@@ -118,7 +118,7 @@ export class Pool implements RequestSink, ChildOwner {
       this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);
     }
     this.plan = plan;
-    this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput, ...(SETPRIV === null && creds !== null ? creds : {}) };
+    this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput, ...(SETPRIV === null && creds !== null ? { uid: creds.uid, gid: creds.gid } : {}) };
     if (this.sharedMode) {
       const whoami = path.join(this.ctx.rundir, 'whoami.php');
       fs.writeFileSync(whoami, '<?php echo getmypid();', { mode: 0o644 });

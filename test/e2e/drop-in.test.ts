@@ -96,3 +96,20 @@ test('Apache mod_proxy_fcgi params: prefix stripped, PATH_INFO recovered, missin
     await fpm.stop();
   }
 });
+
+test('a numeric user and group without passwd/group entries run the children (as root)', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+  const dir = makeTempDir('dropin-numeric-user');
+  const { chmodSync } = await import('node:fs');
+  chmodSync(dir, 0o755);
+  const script = join(dir, 'id.php');
+  writeFileSync(script, '<?php echo posix_geteuid(), ":", posix_getegid();', { mode: 0o644 });
+  const port = await freePort();
+  const fpm = await startTsfpm({ conf: pool(port, 'user = 47811\ngroup = 47812\n') });
+  try {
+    const r = await cgiFcgi(`127.0.0.1:${port}`, { SCRIPT_FILENAME: script, REQUEST_METHOD: 'GET' });
+    assert.match(r.stdout, /\r\n\r\n47811:47812$/);
+    assert.doesNotMatch(fpm.output(), /exited with code/, 'children did not fail to start');
+  } finally {
+    await fpm.stop();
+  }
+});

@@ -134,6 +134,9 @@ test('wrapWithSetpriv: parent-death signal always, credentials only when given',
   assert.equal(plain.command, '/usr/bin/setpriv');
   assert.deepEqual(plain.args, ['--pdeathsig', 'TERM', '--', 'php-cgi', '-d', 'x=1']);
   assert.deepEqual(plain.env, { A: 'b' });
-  const dropped = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 33, gid: 34 });
+  const dropped = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 33, gid: 34, name: 'www-data' });
   assert.deepEqual(dropped.args, ['--pdeathsig', 'TERM', '--reuid', '33', '--regid', '34', '--init-groups', '--', 'php-cgi', '-d', 'x=1']);
+  // A numeric uid without a passwd entry: setpriv refuses --init-groups, php-fpm calls no initgroups().
+  const numeric = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 4321, gid: 0 });
+  assert.deepEqual(numeric.args, ['--pdeathsig', 'TERM', '--reuid', '4321', '--regid', '0', '--keep-groups', '--', 'php-cgi', '-d', 'x=1']);
 });
