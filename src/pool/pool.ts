@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PoolConfig } from '../config/types.js';
 import type { ErrorLog } from '../log/error-log.js';
-import { parseListen, parseAllowedClients, isClientAllowed, type AllowedClients } from '../net/address.js';
+import { parseListen, parseAllowedClients, isClientAllowed, workerDropLine, workerStartLines, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener } from '../net/listener.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
@@ -82,7 +82,6 @@ export class Pool implements RequestSink, ChildOwner {
   async listen(): Promise<void> {
     const address = parseListen(this.cfg.listen, this.cfg.prefix);
     this.allowed = address.kind === 'tcp' ? parseAllowedClients(this.cfg.listenAllowedClients) : null;
-    for (const w of this.allowed?.warnings ?? []) this.ctx.log.error(w);
     this.listener = await openListener({
       pool: this.name, address, backlog: this.cfg.listenBacklog,
       owner: this.cfg.listenOwner, group: this.cfg.listenGroup, mode: this.cfg.listenMode,
@@ -195,6 +194,8 @@ export class Pool implements RequestSink, ChildOwner {
     this.children.add(child);
     if (announce) this.ctx.log.notice(`[pool ${this.name}] child ${child.pid} started`);
     else this.ctx.log.debug(`[pool ${this.name}] child ${child.pid} started`);
+    // Later, as a worker's own output arrives: after "ready to handle connections".
+    setImmediate(() => this.workerSays(child.pid, workerStartLines(this.allowed)));
     this.childFree(child);
     return child;
   }
@@ -208,8 +209,8 @@ export class Pool implements RequestSink, ChildOwner {
   private onConnection(sock: FrontSocket): void {
     if (this.state !== 'normal') { sock.destroy(); return; }
     if (this.allowed !== null && !isClientAllowed(this.allowed, sock.remoteAddress)) {
-      const ip = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
-      this.ctx.log.error(`Connection disallowed: IP address '${ip}' has been dropped.`);
+      // php-fpm's worker that accepted it says so; here the master refused it for the pool.
+      this.workerSays(this.somePid(), [workerDropLine(sock.remoteAddress)]);
       sock.destroy();
       return;
     }
@@ -355,6 +356,27 @@ export class Pool implements RequestSink, ChildOwner {
   workerStarted(child: Child, replacement: boolean): void {
     // As php-fpm: initial spawns at DEBUG, replacements at NOTICE.
     if (this.state === 'normal') this.ctx.log[replacement ? 'notice' : 'debug'](`[pool ${this.name}] child ${child.pid} started`);
+    this.workerSays(child.pid, workerStartLines(this.allowed));
+  }
+
+  /**
+   * Lines a php-fpm worker writes to its stderr about listen.allowed_clients
+   * (bad addresses when it starts, a refused peer): tsfpm's master makes those
+   * decisions, and logs them as php-fpm shows them, as that worker's output
+   * when catch_workers_output is on (php-fpm discards them otherwise; tsfpm
+   * keeps them at DEBUG).
+   */
+  /** A live worker's pid to speak for the pool: an idle one first, else any, else the shared parent. */
+  private somePid(): number {
+    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i].pid > 0) return this.idle[i].pid;
+    for (const c of this.children) if (c.pid > 0) return c.pid;
+    return this.parent?.pid ?? -1;
+  }
+
+  private workerSays(pid: number, lines: string[]): void {
+    if (lines.length === 0) return;
+    if (this.cfg.catchWorkersOutput && pid > 0) this.output.write(pid, 'stderr', Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1'));
+    else for (const l of lines) this.ctx.log.debug(`[pool ${this.name}] ${l}`);
   }
 
   childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer): void {

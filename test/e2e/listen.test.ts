@@ -332,12 +332,12 @@ test('listen.backlog = 7 is the listen queue length (ss -ltn Send-Q)', async (t)
 
 test('listen.allowed_clients = 127.0.0.2: 127.0.0.1 dropped and logged, 127.0.0.2 served', async () => {
   const port = await freePort();
-  const d = await start(conf(`listen = 0.0.0.0:${port}\nlisten.allowed_clients = 127.0.0.2`));
+  const d = await start(conf(`listen = 0.0.0.0:${port}\nlisten.allowed_clients = 127.0.0.2\ncatch_workers_output = yes`));
   const { data, closed } = await rawExchange({ host: '127.0.0.1', port }, helloRequestBytes(), 3000);
   assert.equal(closed, true, 'a refused client must be closed');
   assert.equal(data.length, 0, `a refused client got an answer: ${JSON.stringify(data.toString('latin1'))}`);
-  // php-fpm 8.2.36 (worker stderr): ERROR: Connection disallowed: IP address '127.0.0.1' has been dropped.
-  await d.waitForOutput(/ERROR: Connection disallowed: IP address '127\.0\.0\.1' has been dropped\./, 2000);
+  // php-fpm 8.2.36, the worker's stderr caught: ERROR: Connection disallowed: IP address '127.0.0.1' has been dropped.
+  await d.waitForOutput(/WARNING: \[pool www\] child \d+ said into stderr: "ERROR: Connection disallowed: IP address '127\.0\.0\.1' has been dropped\."/, 2000);
   const s = await connectFrom('127.0.0.2', port);
   try {
     await assertHello({ host: '127.0.0.1', port }, d, s);
@@ -350,7 +350,7 @@ test('listen.allowed_clients = 127.0.0.2: 127.0.0.1 dropped and logged, 127.0.0.
 
 test('listen.allowed_clients on a dual-stack listen: IPv4 entries match v4-mapped peers, ::1 dropped', async (t) => {
   const port = await freePort();
-  const d = await start(conf(`listen = ${port}\nlisten.allowed_clients = 127.0.0.1`));
+  const d = await start(conf(`listen = ${port}\nlisten.allowed_clients = 127.0.0.1\ncatch_workers_output = yes`));
   await assertHello({ host: '127.0.0.1', port }, d);
   if (!hasIpv6Loopback()) {
     t.skip('no ::1 on this host');
@@ -365,14 +365,19 @@ test('listen.allowed_clients on a dual-stack listen: IPv4 entries match v4-mappe
   await d.stop();
 });
 
-test("listen.allowed_clients = 127.0.0.1,bogus: logs Wrong IP address 'bogus', 127.0.0.1 still served", async () => {
+test("listen.allowed_clients = 127.0.0.1,bogus: each worker logs Wrong IP address 'bogus' (catch_workers_output), 127.0.0.1 still served", async () => {
   const port = await freePort();
-  const d = await start(conf(`listen = 127.0.0.1:${port}\nlisten.allowed_clients = 127.0.0.1,bogus`));
-  // php-fpm 8.2.36 (worker stderr): ERROR: Wrong IP address 'bogus' in listen.allowed_clients
-  assert.match(logText(d), /Wrong IP address 'bogus' in listen\.allowed_clients/);
+  const d = await start(conf(`listen = 127.0.0.1:${port}\nlisten.allowed_clients = 127.0.0.1,bogus\ncatch_workers_output = yes`));
+  // php-fpm 8.2.36, from each worker as it starts: ERROR: Wrong IP address 'bogus' in listen.allowed_clients
+  await d.waitForOutput(/WARNING: \[pool www\] child \d+ said into stderr: "ERROR: Wrong IP address 'bogus' in listen\.allowed_clients"/, 3000);
   await assertHello({ host: '127.0.0.1', port }, d);
   assert.doesNotMatch(logText(d), /Connection disallowed/);
   await d.stop();
+  // Without catch_workers_output php-fpm discards the workers' stderr: nothing at the default log level.
+  const quiet = await start(conf(`listen = 127.0.0.1:${port}\nlisten.allowed_clients = 127.0.0.1,bogus`));
+  await assertHello({ host: '127.0.0.1', port }, quiet);
+  assert.doesNotMatch(logText(quiet), /Wrong IP address/);
+  await quiet.stop();
 });
 
 // ---- failures: php-fpm's message, exit 78, nothing started
