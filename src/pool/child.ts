@@ -1,7 +1,8 @@
 // One php-cgi child as tsfpm sees it: a persistent FastCGI connection to one
 // php-cgi process, and the request it is serving. Replies are relayed to the
 // web server as raw chunks; only record headers are looked at, to find
-// END_REQUEST and php-cgi's own 404 page.
+// END_REQUEST, except where php-fpm's reply differs (ReplyRewriter: STDERR
+// records, php-cgi's own 404 page).
 //
 // Two ways to have a child (docs/request-path.md):
 // - standalone: tsfpm spawned this php-cgi itself (own socket, own pid, exit status seen);
@@ -14,14 +15,11 @@ import type { ChildProcess } from 'node:child_process';
 import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
 import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
+import { ReplyRewriter } from './reply-rewriter.js';
 import type { Request } from './request.js';
 import { connectUnix, type FrontSocket } from '../net/front-socket.js';
 import { pidAlive } from '../php/launch.js';
 
-// php-cgi answers a missing script with this exact STDOUT record body.
-const PHPCGI_404 = Buffer.from('Status: 404 Not Found\r\nContent-type: text/html; charset=UTF-8\r\n\r\nNo input file specified.\n', 'latin1');
-const FPM_404 = Buffer.from('Status: 404 Not Found\r\nContent-type: text/html; charset=UTF-8\r\n\r\nFile not found.\n', 'latin1');
-const FPM_404_STDERR = Buffer.from('Primary script unknown', 'latin1');
 const EMPTY = Buffer.alloc(0);
 
 export interface ChildOwner {
@@ -61,9 +59,10 @@ export class Child implements ScanSink {
   // within 5 s of accept() (main/fastcgi.c), but never one between requests.
   private sock: FrontSocket | null = null;
   private scanner = new RecordScanner(this);
+  /** Set by engage(): the next reply chunk starts a new request's reply. */
   private first = true;
   private ended = false;
-  private rewrite: [number, number] | null = null;
+  private readonly rw = new ReplyRewriter();
   private chunk: Buffer = EMPTY;
   private pausedClient: FrontSocket | null = null;
   private exited = false;
@@ -179,7 +178,12 @@ export class Child implements ScanSink {
     const req = this.req;
     if (req === null) return; // php-cgi never speaks unasked; ignore
     this.chunk = chunk;
-    this.rewrite = null;
+    const rw = this.rw;
+    if (this.first) {
+      this.first = false;
+      rw.reset();
+    }
+    if (rw.pending) rw.begin(chunk);
     let stop: number;
     try {
       stop = this.scanner.scan(chunk, 0);
@@ -187,23 +191,15 @@ export class Child implements ScanSink {
       this.brokenStream();
       return;
     }
+    // Common path (no STDERR record, no header cut at the end): both false, the chunk goes as it came.
+    const out = rw.out !== null || this.scanner.partialHeaderStart >= 0 ? rw.end(chunk, this.scanner, stop) : null;
     const done = this.ended;
     if (!req.aborted) {
       const client = req.client.sock;
       let ok: boolean;
-      // Set by onHeader during scan(); TS cannot see that through the callback.
-      const rewrite = this.rewrite as [number, number] | null;
-      if (rewrite !== null) {
-        const [a, b] = rewrite;
-        ok = client.write(Buffer.concat([
-          chunk.subarray(0, a),
-          encodeRecord(RecordType.STDERR, req.id, FPM_404_STDERR),
-          encodeRecord(RecordType.STDOUT, req.id, FPM_404),
-          chunk.subarray(b, stop),
-        ]));
-      } else {
-        ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop), this.sock ?? undefined);
-      }
+      if (out === null) ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop), this.sock ?? undefined);
+      else if (out.length > 0) ok = client.writev(out, this.sock ?? undefined);
+      else ok = true;
       if (!ok && !done) {
         const sock = this.sock;
         sock?.pause();
@@ -240,22 +236,17 @@ export class Child implements ScanSink {
     return chunk.subarray(stop);
   }
 
-  onHeader(type: number, _id: number, contentLength: number, padding: number, headerStart: number): void {
+  onHeader(type: number, id: number, contentLength: number, padding: number, headerStart: number, afterHeader: number): void {
     this.recType = type;
-    if (this.first && !this.probing) {
-      this.first = false;
-      if (type === RecordType.STDOUT && contentLength === PHPCGI_404.length && headerStart >= 0) {
-        const c = this.chunk;
-        const s = headerStart + 8;
-        if (c.length >= s + contentLength + padding && c.compare(PHPCGI_404, 0, PHPCGI_404.length, s, s + contentLength) === 0) {
-          this.rewrite = [headerStart, s + contentLength + padding];
-        }
-      }
+    if ((type === RecordType.STDERR || this.rw.active) && !this.probing) {
+      this.rw.header(this.chunk, this.scanner, type, id, contentLength, padding, headerStart, afterHeader);
     }
   }
 
   onContent(chunk: Buffer, start: number, end: number): void {
-    if (this.probing && this.recType === RecordType.STDOUT) this.probeOut.push(Buffer.from(chunk.subarray(start, end)));
+    if (this.recType === RecordType.STDOUT) {
+      if (this.probing) this.probeOut.push(Buffer.from(chunk.subarray(start, end)));
+    } else if (this.recType === RecordType.STDERR && !this.probing) this.rw.content(chunk, start, end);
   }
 
   onRecordEnd(type: number): boolean {

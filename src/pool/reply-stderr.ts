@@ -1,0 +1,172 @@
+// php-cgi's FCGI_STDERR text turned into php-fpm's, on the fly. Pure: no I/O.
+//
+// php-cgi (sapi_cgi_log_message) writes every message PHP logs as `MSG\n`;
+// php-fpm (zlog_msg with the prefix "PHP message: ", then its external logger
+// sapi_cgi_log_fastcgi) writes `PHP message: MSG`, with `; ` before every
+// message of a request but the first and no newline. Its own messages
+// (`Primary script unknown`, `Access to the script '...' has been denied (see
+// security.limit_extensions)`) come through the same logger without the
+// prefix. The `; ` state is per request: reset() between requests.
+//
+// Where one message ends is not in php-cgi's stream: `a\nb\n` is one message
+// with an inner newline or two messages. Decided here, from what PHP logs:
+// - A message that starts with "PHP " is one of PHP's own errors, which always
+//   end `in FILE on line N` ("PHP Warning:  ... in /x.php on line 3"; an
+//   uncaught exception spans lines: "Stack trace:", "#0 ...", "  thrown in
+//   /x.php on line 3"). Such a message runs until a line that ends with
+//   ` on line N`; the newlines inside it are kept, as php-fpm keeps them. A
+//   line that starts with "PHP " always starts a new message, so a "PHP "
+//   message that never ends that way (Xdebug's "PHP Stack trace:" lines, a user
+//   error_log("PHP ...")) swallows no other PHP message.
+// - Any other message (error_log() from user code, tsfpm's shim) is one line:
+//   a multi-line error_log() text becomes one message per line, i.e. `; PHP
+//   message: ` between its lines where php-fpm has `\n`. Nothing is lost, and
+//   consecutive one-line error_log() calls, the common case, come out exact.
+// - php-cgi writes each message with one write into the STDERR stream, so a
+//   STDERR run that a record of another type interrupts ended on a message
+//   boundary: boundary() is called before such a record.
+// - A message that starts with "Access to the script '" is tsfpm's shim
+//   logging php-fpm's security.limit_extensions line: no prefix, as php-fpm.
+// Not reproduced: php-fpm cuts a message over its log_limit (1024 bytes with
+// the "NOTICE: " prefix by default) to 1012 bytes plus "...".
+
+const PREFIX = Buffer.from('PHP message: ', 'latin1');
+const SEP = Buffer.from('; ', 'latin1');
+const SEP_PREFIX = Buffer.from('; PHP message: ', 'latin1');
+const NL = Buffer.from('\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+const PHP_SP = Buffer.from('PHP ', 'latin1');
+const ACCESS = Buffer.from("Access to the script '", 'latin1');
+const ON_LINE = / on line \d+$/;
+// Enough of a line's end for ON_LINE: " on line " and a 32-bit line number.
+const TAIL = 24;
+
+const enum Mode {
+  /** Between messages: the next byte starts one (possibly after a lookahead). */
+  Start,
+  /** Inside a message's line. */
+  In,
+  /** After a newline inside an unfinished "PHP " message: continuation or a new "PHP " message. */
+  Newline,
+}
+
+export class StderrMessages {
+  private mode = Mode.Start;
+  /** A message went out in this request: the next one gets "; ". */
+  private started = false;
+  /** The current message is one of PHP's ("PHP " ...). */
+  private php = false;
+  /** Last bytes of the current line (PHP messages only), for ON_LINE. */
+  private tail = '';
+  /** Lookahead held back at a message or line start: a prefix of `pattern`. */
+  private readonly held = Buffer.alloc(ACCESS.length);
+  private heldLen = 0;
+  private pattern: Buffer | null = null;
+
+  /** A new request: no message sent yet. */
+  reset(): void {
+    this.mode = Mode.Start;
+    this.started = false;
+    this.php = false;
+    this.tail = '';
+    this.heldLen = 0;
+    this.pattern = null;
+  }
+
+  /** True when boundary() would change something (call it before a non-STDERR record). */
+  get pending(): boolean {
+    return this.mode !== Mode.Start || this.heldLen > 0;
+  }
+
+  /**
+   * php-cgi's STDERR bytes buf[start, end) in; php-fpm's bytes for them out
+   * (possibly empty; possibly a view of buf, to be used before buf changes).
+   */
+  feed(buf: Buffer, start: number, end: number): Buffer {
+    const out: Buffer[] = [];
+    let i = start;
+    while (i < end) {
+      if (this.mode === Mode.In) {
+        let j = i;
+        while (j < end && buf[j] !== 0x0a) j++;
+        if (j > i) {
+          out.push(buf.subarray(i, j));
+          if (this.php) this.track(buf, i, j);
+        }
+        if (j === end) break;
+        i = j + 1;
+        this.endOfLine();
+        continue;
+      }
+      // Start or Newline: match the lookahead pattern byte by byte.
+      if (this.pattern === null) {
+        if (this.mode === Mode.Newline) this.pattern = PHP_SP;
+        else {
+          const c = buf[i];
+          this.pattern = c === 0x41 ? ACCESS : c === 0x50 ? PHP_SP : EMPTY;
+        }
+      }
+      const p = this.pattern;
+      while (i < end && this.heldLen < p.length && buf[i] === p[this.heldLen]) this.held[this.heldLen++] = buf[i++];
+      if (this.heldLen < p.length && i === end) break; // still undecided
+      this.resolve(this.heldLen === p.length && p.length > 0, out);
+    }
+    return out.length === 0 ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
+  }
+
+  /**
+   * The STDERR stream is at a message boundary (another record type follows,
+   * or the request ends): a pending newline was the message's end, held
+   * lookahead bytes go out. Returns what to send (usually nothing).
+   */
+  boundary(): Buffer {
+    const out: Buffer[] = [];
+    if (this.heldLen > 0) this.resolve(false, out);
+    this.mode = Mode.Start;
+    this.tail = '';
+    return out.length === 0 ? EMPTY : Buffer.concat(out);
+  }
+
+  /** A message php-fpm logs itself (no "PHP message: " prefix), e.g. "Primary script unknown". */
+  external(text: string): Buffer {
+    const before = this.boundary();
+    const msg = Buffer.from(text, 'latin1');
+    const sep = this.started;
+    this.started = true;
+    return Buffer.concat(sep ? [before, SEP, msg] : [before, msg]);
+  }
+
+  /** The lookahead matched (`full`) or not: emit what it decided. */
+  private resolve(full: boolean, out: Buffer[]): void {
+    const held = this.heldLen > 0 ? Buffer.from(this.held.subarray(0, this.heldLen)) : EMPTY;
+    const p = this.pattern;
+    this.heldLen = 0;
+    this.pattern = null;
+    if (this.mode === Mode.Newline && !full) {
+      // Continuation of the unfinished PHP message: the newline was inside it.
+      out.push(NL);
+    } else {
+      const external = full && p === ACCESS;
+      this.php = full && p === PHP_SP;
+      out.push(this.started ? (external ? SEP : SEP_PREFIX) : external ? EMPTY : PREFIX);
+      this.started = true;
+    }
+    this.mode = Mode.In;
+    this.tail = '';
+    if (held.length > 0) {
+      out.push(held);
+      if (this.php) this.track(held, 0, held.length);
+    }
+  }
+
+  private track(buf: Buffer, from: number, to: number): void {
+    const s = buf.toString('latin1', Math.max(from, to - TAIL), to);
+    this.tail = s.length >= TAIL ? s : (this.tail + s).slice(-TAIL);
+  }
+
+  private endOfLine(): void {
+    const open = this.php && !ON_LINE.test(this.tail);
+    this.tail = '';
+    this.mode = open ? Mode.Newline : Mode.Start;
+  }
+}
