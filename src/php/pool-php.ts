@@ -11,10 +11,13 @@ import { buildSpawnPlan, type InterpreterOptions, type SpawnPlan } from './spawn
 import { buildShim } from './shim.js';
 import { probeIni } from './ini-probe.js';
 import { PATH_INI, pathSettings, type PathSettings } from '../request-env/fpm-env.js';
+import { DEFAULT_SAPI, SAPI_INI, sapiHeaders, type SapiHeaders } from '../status/reply.js';
 
 export interface PoolPhp {
   plan: SpawnPlan;
   paths: PathSettings;
+  /** What PHP adds to a reply's headers (expose_php, default_charset...): the status pages' headers. */
+  sapi: SapiHeaders;
   /** Set when php-cgi could not be asked; the defaults are then assumed. */
   probeError: Error | null;
 }
@@ -29,8 +32,9 @@ export function preparePoolPhp(
   shared: boolean,
 ): PoolPhp {
   const bare = buildSpawnPlan(cfg, php, null, process.env, userEnv);
-  const ini = probeIni(bare, PATH_INI);
+  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI], ['PHP_VERSION']);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
+  const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
   const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
   const hide = tsfpmOnlyEnv(cfg, bare.env, process.env, shared);
   // Nothing to check and nothing to hide: no per-request include at all.
@@ -42,7 +46,7 @@ export function preparePoolPhp(
     }), { mode: 0o644 });
   }
   const plan = buildSpawnPlan(cfg, php, needShim ? shimPath : null, process.env, userEnv);
-  return { plan, paths, probeError: ini instanceof Error ? ini : null };
+  return { plan, paths, sapi, probeError: ini instanceof Error ? ini : null };
 }
 
 /**

@@ -53,6 +53,8 @@ export class Child implements ScanSink {
   lastChange = Date.now();
   requests = 0;
   req: Request | null = null;
+  /** The request engaged last, kept after it finished: the status page's Idle figures. */
+  last: Request | null = null;
   /** Marked by the process manager; not replaced when it exits. */
   pmKilled = false;
   // Connected on first use: php-cgi drops a connection that brings no request
@@ -141,6 +143,8 @@ export class Child implements ScanSink {
     this.state = 'busy';
     this.lastChange = Date.now();
     this.req = req;
+    this.last = req;
+    req.startedAt = performance.now();
     req.child = this;
     this.first = true;
     const p = req.pending;

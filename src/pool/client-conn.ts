@@ -79,7 +79,7 @@ export class ClientConn implements ScanSink {
     const req = this.req;
     if (req !== null && this.out.length > 0) {
       if (req.child !== null) req.child.send(this.out, this.sock);
-      else if (!req.aborted) {
+      else if (!req.aborted && req.local === null) {
         for (const b of this.out) req.pending.push(b);
       }
       this.out = [];
@@ -88,6 +88,11 @@ export class ClientConn implements ScanSink {
     if (req !== null && req.paramsDone && !req.dispatched) {
       req.dispatched = true;
       this.sink.dispatch(req);
+    }
+    if (req !== null && req.local !== null) {
+      // Answered by the master (status, ping): the rest of the request is read and dropped.
+      if (req.stdinDone) this.replyLocal(req);
+      return;
     }
     // The first read did not complete a request: the reserved child goes back.
     if (this.reserved !== null) this.sink.releaseReserved(this);
@@ -206,6 +211,15 @@ export class ClientConn implements ScanSink {
       this.stash = null;
       this.process(s);
     }
+  }
+
+  /** Writes the master's own reply to a complete request, then goes on as after a child's. */
+  private replyLocal(req: Request): void {
+    const reply = req.local!;
+    req.local = null;
+    req.finished = true;
+    this.sock.write(reply);
+    this.requestFinished(req);
   }
 
   get isClosed(): boolean { return this.closed; }

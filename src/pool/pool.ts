@@ -18,9 +18,13 @@ import { Child, whoamiRequest, type ChildOwner } from './child.js';
 import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput } from './worker-output.js';
-import { RequestEnv } from '../request-env/request-env.js';
+import { RequestEnv, fsProbe } from '../request-env/request-env.js';
 import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
 import { preparePoolPhp } from '../php/pool-php.js';
+import { StatusResponder } from '../status/responder.js';
+import type { StatusSource } from '../status/collect.js';
+import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
+import type { PathSettings } from '../request-env/fpm-env.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -40,7 +44,7 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p
 /** How long a child reserved for a silent connection waits for its request. */
 const RESERVATION_MS = 1000;
 
-export class Pool implements RequestSink, ChildOwner {
+export class Pool implements RequestSink, ChildOwner, StatusSource {
   readonly name: string;
   state: PoolState = 'normal';
   readonly startedAt = Date.now();
@@ -72,10 +76,18 @@ export class Pool implements RequestSink, ChildOwner {
   acceptedConn = 0;
   maxActive = 0;
   maxChildrenReached = 0;
+  maxListenQueue = 0;
+  /** Children engaged or held for a connection: php-fpm's active workers, for max active processes. */
+  private readonly busy = new Set<Child>();
+  /** pm.status_path and ping.path, answered by the master (src/status); null without either. */
+  readonly status: StatusResponder | null;
 
   constructor(readonly cfg: PoolConfig, private readonly ctx: PoolContext) {
     this.name = cfg.name;
     this.output = new WorkerOutput(ctx.log, cfg.name, cfg.decorateWorkersOutput);
+    this.status = StatusResponder.for(cfg);
+    this.requestEnv = new RequestEnv(DEFAULT_PATH_SETTINGS, fsProbe, this.status !== null);
+    registerStatusMain(this);
   }
 
   /** Opens the listening socket; throws ListenError/ListenAddressError with php-fpm's message. */
@@ -92,6 +104,8 @@ export class Pool implements RequestSink, ChildOwner {
 
   /** Prepares the spawn plan and starts the initial children and the PM tick. */
   start(): void {
+    // pm.status_listen's hidden pool: no child, the master answers (src/status/status-listen.ts).
+    if (this.cfg.hidden) return;
     const cfg = this.cfg;
     const shimPath = path.join(this.ctx.rundir, `${this.name}.prepend.php`);
     let userEnv: { USER?: string; HOME?: string } = {};
@@ -106,7 +120,8 @@ export class Pool implements RequestSink, ChildOwner {
     }
     const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode);
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
-    this.requestEnv = new RequestEnv(php.paths);
+    this.requestEnv = new RequestEnv(php.paths, fsProbe, this.status !== null);
+    if (this.status !== null) this.status.sapi = php.sapi;
     let plan = php.plan;
     // `php-fpm: pool NAME` in ps (src/php/proc-title.ts); set at exec, free afterwards.
     const titled = titledPlan(plan, this.name);
@@ -215,7 +230,7 @@ export class Pool implements RequestSink, ChildOwner {
       return;
     }
     const conn = new ClientConn(sock, this);
-    if (this.queued === 0 && this.hasIdle()) { sock.resume(); return; }
+    if (this.cfg.hidden || (this.queued === 0 && this.hasIdle())) { sock.resume(); return; }
     // No child free: like php-fpm's backlog, the request stays in the kernel
     // until one is, and then streams straight to it (no copy held here).
     this.wait(conn);
@@ -224,6 +239,7 @@ export class Pool implements RequestSink, ChildOwner {
   /** Queues a request or an unread connection until a child is free. */
   private wait(entry: Request | ClientConn): void {
     this.queue.push(entry);
+    if (this.queued > this.maxListenQueue) this.maxListenQueue = this.queued;
     if (this.cfg.pm === 'ondemand') this.ondemandSpawn();
   }
 
@@ -233,6 +249,7 @@ export class Pool implements RequestSink, ChildOwner {
     conn.reserved = child;
     conn.reservedAt = Date.now();
     child.reserve();
+    this.activate(child);
     conn.sock.resume();
   }
 
@@ -249,7 +266,9 @@ export class Pool implements RequestSink, ChildOwner {
 
   dispatch(req: Request): void {
     this.acceptedConn++;
-    this.requestEnv.prepare(req);
+    if (this.cfg.hidden) { this.replyLocally(req, statusListenReply(this.cfg, req)); return; }
+    const uri = this.requestEnv.prepare(req);
+    if (uri !== null && this.answerLocally(uri, req)) return;
     const reserved = req.client.reserved;
     if (reserved !== null) {
       req.client.reserved = null;
@@ -257,8 +276,54 @@ export class Pool implements RequestSink, ChildOwner {
       if (reserved.usable) { reserved.engage(req); return; }
     }
     const child = this.takeIdle();
-    if (child !== null) child.engage(req);
-    else this.wait(req);
+    if (child !== null) {
+      child.engage(req);
+      this.activate(child);
+    } else this.wait(req);
+  }
+
+  /** The status or ping page: answered here, no child engaged (ClientConn writes the reply). */
+  private answerLocally(uri: string, req: Request): boolean {
+    const reply = this.statusPage(uri, req, true);
+    if (reply === null) return false;
+    this.replyLocally(req, reply);
+    return true;
+  }
+
+  private replyLocally(req: Request, reply: Buffer): void {
+    req.pending = [];
+    req.local = reply;
+    if (req.client.reserved !== null) this.releaseReserved(req.client);
+  }
+
+  /**
+   * The reply to `req` when php-fpm's request_uri `uri` names this pool's
+   * status or ping page, else null. `ownSocket`: asked on the pool's own
+   * socket, where php-fpm would have had a worker serve it (src/status/collect.ts),
+   * not on pm.status_listen.
+   */
+  statusPage(uri: string, req: Request, ownSocket: boolean): Buffer | null {
+    if (this.status === null || !this.status.matches(uri)) return null;
+    const server = !ownSocket ? null : req.client.reserved ?? (this.hasIdle() ? this.idle[this.idle.length - 1] : null);
+    return this.status.answer(uri, req, this, server);
+  }
+
+  /** The requests and unread connections waiting for a child now (status: listen queue). */
+  listenQueue(): number {
+    let n = 0;
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const e = this.queue[i];
+      if (e instanceof ClientConn ? !e.isClosed : !e.aborted) n++;
+    }
+    return n;
+  }
+
+  get pathSettings(): PathSettings { return this.requestEnv.settings; }
+
+  /** A child took a request or was held for a connection. */
+  private activate(child: Child): void {
+    this.busy.add(child);
+    if (this.busy.size > this.maxActive) this.maxActive = this.busy.size;
   }
 
   abort(req: Request): void {
@@ -321,6 +386,9 @@ export class Pool implements RequestSink, ChildOwner {
   // ---- ChildOwner (php-cgi side)
 
   childFree(child: Child): void {
+    this.busy.delete(child);
+    const last = child.last;
+    if (last !== null && last.finished && last.endedAt === 0) last.endedAt = performance.now();
     if (child.state !== 'idle') return;
     const max = this.cfg.pmMaxRequests;
     // Replaced when it exits, like php-fpm's pm.max_requests.
@@ -332,6 +400,7 @@ export class Pool implements RequestSink, ChildOwner {
     }
     if (next !== null) {
       child.engage(next);
+      this.activate(child);
       return;
     }
     if (this.state !== 'normal') {
@@ -385,6 +454,7 @@ export class Pool implements RequestSink, ChildOwner {
 
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
     this.children.delete(child);
+    this.busy.delete(child);
     this.output.close(child.pid);
     const secs = formatElapsed(child.startedHr);
     const normal = this.state === 'normal';

@@ -19,6 +19,14 @@ export class Request {
   /** php-fpm would answer 404 "Primary script unknown" (src/request-env). */
   scriptUnknown = false;
   readonly acceptedAt = Date.now();
+  /**
+   * The reply when the master answers the request itself (status and ping
+   * pages): written once the request is complete; its body is dropped.
+   */
+  local: Buffer | null = null;
+  /** performance.now() when a child took it (or the master answered), and when it ended: the status page's durations. */
+  startedAt = 0;
+  endedAt = 0;
 
   constructor(
     readonly client: ClientConn,

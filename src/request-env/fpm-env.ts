@@ -64,6 +64,12 @@ export interface FpmEnv {
   underflow: boolean;
   /** The IIS PATH_INFO fix applied (php-cgi does it on Windows only). */
   iis: boolean;
+  /**
+   * SG(request_info).request_uri: what php-fpm matches pm.status_path and
+   * ping.path against and shows as a process's request URI. null when there
+   * is no script path at all, or no SCRIPT_NAME.
+   */
+  requestUri: string | null;
 }
 
 const PROXY_FCGI = 'proxy:fcgi://';
@@ -112,6 +118,26 @@ export function needsFpmEnv(sf: string | undefined, pathInfo: string | undefined
   return pathInfo !== undefined;
 }
 
+/**
+ * php-fpm's request_uri from a few params, without the full computation, for
+ * the requests RequestEnv.prepare lets through unchanged (no Apache proxy
+ * prefix, no IIS, PATH_INFO absent or the script path resolving as it
+ * stands). undefined: only fpmEnv can tell (Apache mod_fastcgi's
+ * PATH_TRANSLATED + REDIRECT_URL next to a PATH_INFO).
+ */
+export function quickRequestUri(
+  s: PathSettings, sf: string | undefined, pathTranslated: string | undefined,
+  scriptName: string | undefined, pathInfo: string | undefined, redirectUrl: string | undefined,
+): string | null | undefined {
+  if (sf === undefined && pathTranslated === undefined) return null;
+  if (!s.fixPathinfo) return pathInfo ?? scriptName ?? null;
+  // mod_fastcgi's Action: SCRIPT_NAME is replaced by REDIRECT_URL.
+  if (sf !== undefined && pathTranslated !== undefined && redirectUrl !== undefined && pathTranslated !== sf) {
+    return pathInfo === undefined ? redirectUrl : undefined;
+  }
+  return scriptName ?? null;
+}
+
 export function fpmEnv(params: Map<string, string>, s: PathSettings, probe: PathProbe): FpmEnv {
   const env = new Map(params);
   const put = (name: string, value: string | null): string | null => {
@@ -127,7 +153,7 @@ export function fpmEnv(params: Map<string, string>, s: PathSettings, probe: Path
   let iis = false;
   let requestUriSet = false;
 
-  if (scriptPathTranslated === null) return { env, script: null, apache: false, underflow: false, iis: false };
+  if (scriptPathTranslated === null) return { env, script: null, apache: false, underflow: false, iis: false, requestUri: null };
 
   let envPathInfo = env.get('PATH_INFO') ?? null;
   let envScriptName = env.get('SCRIPT_NAME') ?? null;
@@ -253,7 +279,7 @@ export function fpmEnv(params: Map<string, string>, s: PathSettings, probe: Path
         put('SCRIPT_NAME', envScriptName);
       }
       const script = found ? scriptPathTranslated : null;
-      return { env, script: isValidPath(script) ? script : null, apache: apacheWasHere, underflow, iis };
+      return { env, script: isValidPath(script) ? script : null, apache: apacheWasHere, underflow, iis, requestUri: env.get('SCRIPT_NAME') ?? null };
     }
     // The path resolves: keep it, remember what was changed in ORIG_*.
     if (origScriptFilename === null || scriptPathTranslated !== origScriptFilename) {
@@ -268,10 +294,11 @@ export function fpmEnv(params: Map<string, string>, s: PathSettings, probe: Path
       if (origScriptName !== null) put('ORIG_SCRIPT_NAME', origScriptName);
       put('SCRIPT_NAME', envScriptName);
     }
-    return { env, script: isValidPath(scriptPathTranslated) ? scriptPathTranslated : null, apache: apacheWasHere, underflow, iis };
+    return { env, script: isValidPath(scriptPathTranslated) ? scriptPathTranslated : null, apache: apacheWasHere, underflow, iis, requestUri: env.get('SCRIPT_NAME') ?? null };
   }
 
   // cgi.fix_pathinfo=0: PHP 4.2 behaviour, the script is PATH_TRANSLATED when given.
   if (!s.discardPath && envPathTranslated !== null) scriptPathTranslated = envPathTranslated;
-  return { env, script: isValidPath(scriptPathTranslated) ? scriptPathTranslated : null, apache: apacheWasHere, underflow, iis };
+  const requestUri = envPathInfo ?? envScriptName;
+  return { env, script: isValidPath(scriptPathTranslated) ? scriptPathTranslated : null, apache: apacheWasHere, underflow, iis, requestUri };
 }
