@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { helperEnv } from '../php/helper-env.js';
 import { DEFAULT_CONSTANTS, type IniResolver } from './ini-line.js';
 import { glob } from './glob.js';
-import { parseConfig, type ConfigMessage } from './parse.js';
+import { parseConfig, type ConfigMessage, type ConfigWhere } from './parse.js';
 import { validateConfig, type LogSwitch } from './validate.js';
 import { lookupGroup as grLookup, lookupUser as pwLookup } from '../platform/users.js';
 import type { FpmConfig, GlobalConfig } from './types.js';
@@ -35,9 +35,12 @@ export interface LoadOptions {
  * destination at those points, as php-fpm does while post-processing.
  */
 export type LoadResult =
-  | ({ ok: true; config: FpmConfig; messages: ConfigMessage[]; global: GlobalConfig } & LogSwitch)
-  /** messages end with php-fpm's trailer (`failed to load configuration file '…'` …), not `FPM initialization failed`. */
-  | ({ ok: false; messages: ConfigMessage[]; global?: GlobalConfig } & LogSwitch);
+  | ({ ok: true; config: FpmConfig; messages: ConfigMessage[]; global: GlobalConfig; where: ConfigWhere } & LogSwitch)
+  /**
+   * messages end with php-fpm's trailer (`failed to load configuration file '…'` …), not `FPM initialization failed`.
+   * `where` is there when the files parsed (parse errors carry their own `[file:line]`).
+   */
+  | ({ ok: false; messages: ConfigMessage[]; global?: GlobalConfig; where?: ConfigWhere } & LogSwitch);
 
 /** -y → `<prefix>/etc/php-fpm.conf` with -p → Debian's default (php.ini `fpm.config` is not consulted). */
 export function resolveConfigPath(fpmConfig: string | null, prefix: string | null): string {
@@ -78,9 +81,9 @@ export function loadConfig(o: LoadOptions): LoadResult {
   if (v.openAt !== undefined) sw.openAt = at + v.openAt;
   if (!v.ok) {
     if (v.stage === 'post') messages.push({ level: 'error', text: 'failed to post process the configuration' });
-    return { ok: false, messages, global: g, ...sw };
+    return { ok: false, messages, global: g, where: parsed.config.where, ...sw };
   }
-  return { ok: true, config: v.config, messages, global: g, ...sw };
+  return { ok: true, config: v.config, messages, global: g, where: parsed.config.where, ...sw };
 }
 
 function readConfigFile(p: string): string {

@@ -31,6 +31,18 @@ export interface ParsedConfig {
   pools: PoolConfig[];
   /** Directive names explicitly set, per pool name (for defaults such as pm.start_servers). */
   explicit: Map<PoolConfig, Set<string>>;
+  where: ConfigWhere;
+}
+
+/**
+ * Where things were written (`file:line`), for messages that php-fpm words
+ * without a location (validation, sockets): a failed reload names the line.
+ */
+export interface ConfigWhere {
+  /** The first `[name]` header of each pool, by lower-case pool name. */
+  sections: Map<string, string>;
+  /** The last line that set each directive: key `pool\0directive`, both lower-case; pool '' = [global]. */
+  directives: Map<string, { at: string; value: string }>;
 }
 
 export type ParseResult =
@@ -46,10 +58,11 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
   const global = defaultGlobal();
   const pools: PoolConfig[] = [];
   const explicit = new Map<PoolConfig, Set<string>>();
+  const located: ConfigWhere = { sections: new Map(), directives: new Map() };
   let current: PoolConfig | null = null;             // null = [global]; shared across includes
   const err = (text: string): never => { messages.push({ level: 'error', text }); throw new Abort(); };
 
-  const section = (name: string): void => {
+  const section = (name: string, at: string): void => {
     if (name.toLowerCase() === 'global') { current = null; return; }
     const lower = name.toLowerCase();
     current = pools.find((p) => p.name.toLowerCase() === lower) ?? null;
@@ -57,6 +70,7 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
       current = defaultPool(name);
       pools.push(current);
       explicit.set(current, new Set());
+      located.sections.set(lower, at);
     }
   };
 
@@ -102,6 +116,7 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
     if (rawValue === null) err(`${where} value is NULL for a ZEND_INI_PARSER_${offset === null ? 'ENTRY' : 'POP_ENTRY'}`);
     let value = rawValue as string;
     if (offset === null && key === 'include') { include(file, lineNo, value, depth); return; }
+    setAt(file, lineNo, key, value);
     if (value.includes('$pool')) {
       if (!current) {
         err(`${where} unable to parse value for entry '${key}': Can't use '$pool' when the pool is not defined`);
@@ -122,6 +137,11 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
     const d = POOL_BY_NAME.get(key.toLowerCase());
     if (!d) err(`${where} unknown entry '${key}'`);
     else assign(where, d, value);
+  };
+
+  const setAt = (file: string, lineNo: number, key: string, value: string): void => {
+    const pool = current === null ? '' : (current as PoolConfig).name.toLowerCase();
+    located.directives.set(`${pool}\0${key.toLowerCase()}`, { at: `${file}:${lineNo}`, value });
   };
 
   const include = (from: string, lineNo: number, pattern: string, depth: number): void => {
@@ -164,7 +184,7 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
       };
       try {
         for (const st of r.statements) {
-          if (st.kind === 'section') section(st.name);
+          if (st.kind === 'section') section(st.name, `${file}:${i + 1}`);
           else entry(file, i + 1, st.key, st.offset, st.value, depth);
         }
       } catch (e) {
@@ -181,5 +201,5 @@ export function parseConfig(mainPath: string, host: ParseHost): ParseResult {
     if (e instanceof Abort) return { ok: false, messages };
     throw e;
   }
-  return { ok: true, config: { global, pools, explicit }, messages };
+  return { ok: true, config: { global, pools, explicit, where: located }, messages };
 }

@@ -1,15 +1,21 @@
 // The master process: opens every pool's socket (all or nothing), starts the
-// children, handles php-fpm's signals and exits cleanly.
+// children, handles php-fpm's signals (reference §6: TERM/INT, QUIT, USR1,
+// USR2/HUP in php-fpm's states normal → reloading/finishing/terminating) and
+// exits cleanly. Reloading is src/control/reload.ts.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { FpmConfig } from '../config/types.js';
 import type { CliOptions } from '../cli/options.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { Pool } from '../pool/pool.js';
+import type { InterpreterOptions } from '../php/spawn-plan.js';
 import { chooseIni } from '../php/fpm-ini.js';
 import { daemonizeIfAsked, reportReady } from './daemonize.js';
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.js';
 import { createRundir, sweepStaleRundirs } from './rundir.js';
 import { setListenLog } from '../net/listener.js';
+import { drainPools, type Drain } from './drain.js';
+import { reload, type Generation, type MasterState, type ReloadHost } from './reload.js';
 
 
 export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
@@ -20,16 +26,13 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   const isRoot = process.geteuid?.() === 0;
   for (const dir of sweepStaleRundirs()) log.debug(`removed ${dir}, left behind by a master that is gone`);
   const rundir = createRundir();
-  const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
   const ini = chooseIni(opts, process.env);
   // php-fpm prints nothing about its php.ini at start: DEBUG only.
   log.debug(`children read php.ini ${ini.phpIni ?? "(php-cgi's own search)"}, conf.d ${ini.scanDir === null ? "(php-cgi's own)" : ini.scanDir || '(none)'}`);
-  const processMax = config.global.processMax;
-  const mayStart = (): boolean => processMax <= 0 || pools.reduce((n, p) => n + p.liveCount(), 0) < processMax;
-  const pools: Pool[] = config.pools.map((p) => new Pool(p, {
-    log, rundir, isRoot, mayStart,
-    php: { phpCgi: opts.phpCgi, phpIni: ini.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines, scanDir: ini.scanDir },
-  }));
+  const php: InterpreterOptions = { phpCgi: opts.phpCgi, phpIni: ini.phpIni, noPhpIni: opts.noPhpIni, defines: opts.defines, scanDir: ini.scanDir };
+  const master = new Master(opts, log, daemonize, { rundir, isRoot, php }, config);
+  const cleanupRundir = (): void => { fs.rmSync(rundir, { recursive: true, force: true }); };
+  const pools = master.current.pools;
 
   // Every socket first: a bad listen line must not leave half a daemon running.
   setListenLog((level, msg) => log.log(level, msg));
@@ -56,49 +59,12 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
       return EXIT_CONFIG;
     }
   }
+  master.pidFile = pidFile;
 
   process.title = `tsfpm: master process (${config.path})`;
   // Handlers first: a signal that arrives right after "ready" must not find
   // Node's default action (death without cleanup).
-  const done = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (graceful: boolean): void => {
-      if (stopping) return;
-      stopping = true;
-      log.notice(graceful ? 'Finishing ...' : 'Terminating ...');
-      const timeout = config.global.processControlTimeout;
-      // php-fpm kills at once with the default timeout 0; a graceful stop here
-      // waits for running requests instead (0 = no limit), TERM escalates after 1 s.
-      const ms = graceful ? timeout * 1000 : Math.max(timeout * 1000, 1000);
-      const timer = ms > 0 ? setTimeout(() => { for (const p of pools) p.killAll(); }, ms) : null;
-      Promise.all(pools.map((p) => p.stop(graceful))).then(() => {
-        if (timer !== null) clearTimeout(timer);
-        for (const p of pools) p.closeListener();
-        if (pidFile !== null) { try { fs.unlinkSync(pidFile); } catch { /* gone */ } }
-        cleanupRundir();
-        log.notice('exiting, bye-bye!');
-        log.flush();
-        resolve(EXIT_OK);
-      });
-    };
-    process.on('SIGTERM', () => stop(false));
-    process.on('SIGINT', () => stop(false));
-    process.on('SIGQUIT', () => stop(true));
-    process.on('SIGUSR1', () => {
-      try {
-        log.reopen();
-        log.notice('error log file re-opened');
-      } catch {
-        log.error('unable to re-opened error log file');
-      }
-    });
-    const reload = (): void => {
-      // TODO(reload issue): re-exec with inherited sockets; until then, say so.
-      log.warning('reload (SIGUSR2/SIGHUP) is not implemented yet; configuration unchanged');
-    };
-    process.on('SIGUSR2', reload);
-    process.on('SIGHUP', reload);
-  });
+  const done = master.handleSignals();
 
   // php-fpm stops copying log lines to stderr just before this line (zlog_set_launched()).
   log.startupDone();
@@ -107,4 +73,141 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   log.notice('ready to handle connections');
   reportReady(true, log.fd);
   return done;
+}
+
+interface Environment {
+  rundir: string;          // the master's run directory; generation N > 0 uses rundir/rN
+  isRoot: boolean;
+  php: InterpreterOptions;
+}
+
+class Master implements ReloadHost {
+  state: MasterState = 'normal';
+  current: Generation;
+  pidFile: string | null = null;
+  private generations = 0;
+  private readonly drains = new Map<Generation, Drain>();
+  private exit: ((code: number) => void) | null = null;
+  private stopTimer: NodeJS.Timeout | null = null;
+  private finishing: Drain | null = null;
+  private stopping: Pool[] = [];
+
+  constructor(
+    readonly opts: CliOptions,
+    readonly log: ErrorLog,
+    readonly daemonize: boolean,
+    private readonly env: Environment,
+    config: FpmConfig,
+  ) {
+    this.current = this.newGeneration(config, env.rundir);
+  }
+
+  private newGeneration(config: FpmConfig, rundir: string): Generation {
+    const { log, isRoot, php } = { log: this.log, ...this.env };
+    // process.max counts the running configuration's children only: those of
+    // a replaced one are on their way out.
+    const mayStart = (): boolean => {
+      const max = this.current.config.global.processMax;
+      return max <= 0 || this.current.pools.reduce((n, p) => n + p.liveCount(), 0) < max;
+    };
+    const pools = config.pools.map((p) => new Pool(p, { log, rundir, isRoot, mayStart, php }));
+    return { id: this.generations++, config, pools, rundir };
+  }
+
+  createGeneration(config: FpmConfig): Generation {
+    const dir = path.join(this.env.rundir, `r${this.generations}`);
+    fs.mkdirSync(dir, { mode: 0o711 });
+    fs.chmodSync(dir, 0o711);   // umask
+    return this.newGeneration(config, dir);
+  }
+
+  discardGeneration(gen: Generation): void {
+    if (gen.rundir !== this.env.rundir) fs.rmSync(gen.rundir, { recursive: true, force: true });
+  }
+
+  draining(gen: Generation, drain: Drain): void {
+    this.drains.set(gen, drain);
+    void drain.done.then(() => {
+      if (this.drains.get(gen) !== drain) return;   // a stop took over
+      this.drains.delete(gen);
+      this.discardGeneration(gen);
+    });
+  }
+
+  handleSignals(): Promise<number> {
+    const done = new Promise<number>((resolve) => { this.exit = resolve; });
+    process.on('SIGTERM', () => this.stop(false));
+    process.on('SIGINT', () => this.stop(false));
+    process.on('SIGQUIT', () => this.stop(true));
+    process.on('SIGUSR1', () => {
+      try {
+        this.log.reopen();
+        this.log.notice('error log file re-opened');
+      } catch {
+        this.log.error('unable to re-opened error log file');
+      }
+    });
+    // php-fpm 8.2 (Debian's, observed) reloads on HUP as on USR2.
+    process.on('SIGUSR2', () => this.reload());
+    process.on('SIGHUP', () => this.reload());
+    return done;
+  }
+
+  /**
+   * php-fpm's fpm_pctl() rules: the NOTICE is logged for every signal, a
+   * duplicate is ignored, reloading gives way to finishing and terminating,
+   * finishing to terminating, terminating to nothing.
+   */
+  private reload(): void {
+    this.log.notice('Reloading in progress ...');
+    if (this.state !== 'normal') return;
+    this.state = 'reloading';
+    reload(this).then(
+      () => { if (this.state === 'reloading') this.state = 'normal'; },
+      (err: unknown) => {
+        // A bug, not a bad config: say so and keep serving what runs.
+        this.log.alert(`reloading failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        if (this.state === 'reloading') this.state = 'normal';
+      },
+    );
+  }
+
+  private stop(graceful: boolean): void {
+    this.log.notice(graceful ? 'Finishing ...' : 'Terminating ...');
+    if (this.state === 'terminating' || (this.state === 'finishing' && graceful)) return;
+    this.state = graceful ? 'finishing' : 'terminating';
+    // Every pool, the running configuration's and those still draining after a reload.
+    const pools = [...new Set([...this.stopping, ...[this.current, ...this.drains.keys()].flatMap((g) => g.pools)])];
+    this.stopping = pools;
+    for (const d of this.drains.values()) d.cancel();
+    this.drains.clear();
+    this.finishing?.cancel();
+    const timeout = this.current.config.global.processControlTimeout;
+    let stopped: Promise<unknown>;
+    if (graceful) {
+      // php-fpm kills at once with the default timeout 0; tsfpm waits for
+      // running requests instead (0 = no limit), see drain.ts.
+      this.finishing = drainPools(pools, timeout, this.log);
+      stopped = this.finishing.done;
+    } else {
+      // TERM escalates to KILL after process_control_timeout, at least 1 s.
+      if (this.stopTimer !== null) clearTimeout(this.stopTimer);
+      this.stopTimer = setTimeout(() => { for (const p of pools) p.killAll(); }, Math.max(timeout * 1000, 1000));
+      stopped = Promise.all(pools.map((p) => p.stop(false)));
+    }
+    void stopped.then(() => this.finish());
+  }
+
+  private finish(): void {
+    if (this.exit === null) return;
+    const exit = this.exit;
+    this.exit = null;
+    if (this.stopTimer !== null) clearTimeout(this.stopTimer);
+    for (const p of this.current.pools) p.closeListener();
+    if (this.pidFile !== null) { try { fs.unlinkSync(this.pidFile); } catch { /* gone */ } }
+    fs.rmSync(this.env.rundir, { recursive: true, force: true });
+    this.log.notice('exiting, bye-bye!');
+    this.log.flush();
+    exit(EXIT_OK);
+  }
 }

@@ -151,6 +151,9 @@ export class ErrorLog {
   /** Just before `fpm is running` (php-fpm's zlog_set_launched()): stop copying NOTICE+ to stderr. */
   startupDone(): void { this.launched = true; }
 
+  /** A reload logs like php-fpm's re-exec'd image: NOTICE+ copied to stderr again until startupDone(). */
+  relaunch(): void { this.launched = false; }
+
   /** SIGUSR1: reopen error_log (logrotate moved it). */
   reopen(): void { this.file?.reopen(); }
 

@@ -46,9 +46,14 @@ export class ClientConn implements ScanSink {
   private out: Buffer[] = [];
   private chunk: Buffer = Buffer.alloc(0);
 
-  constructor(readonly sock: FrontSocket, private readonly sink: RequestSink) {
+  constructor(readonly sock: FrontSocket, private sink: RequestSink) {
     sock.onData = (c: Buffer) => this.onData(c);
     sock.onClose = () => this.onClose();
+  }
+
+  /** Reload: the connection's next requests go to the pool that replaced its own. */
+  moveTo(sink: RequestSink): void {
+    this.sink = sink;
   }
 
   private onData(chunk: Buffer): void {

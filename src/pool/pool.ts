@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { PoolConfig } from '../config/types.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, workerDropLine, workerStartLines, type AllowedClients } from '../net/address.js';
-import { openListener, type Listener } from '../net/listener.js';
+import { openListener, type Listener, type ListenLog, type ListenOptions } from '../net/listener.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
@@ -92,15 +92,22 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   /** Opens the listening socket; throws ListenError/ListenAddressError with php-fpm's message. */
   async listen(): Promise<void> {
-    const address = parseListen(this.cfg.listen, this.cfg.prefix);
-    this.allowed = address.kind === 'tcp' ? parseAllowedClients(this.cfg.listenAllowedClients) : null;
-    this.listener = await openListener({
-      pool: this.name, address, backlog: this.cfg.listenBacklog,
-      owner: this.cfg.listenOwner, group: this.cfg.listenGroup, mode: this.cfg.listenMode,
-      aclUsers: this.cfg.listenAclUsers, aclGroups: this.cfg.listenAclGroups,
-    });
-    adoptConnections(this.listener.server, (sock) => this.onConnection(sock));
+    this.useListener(await openListener(listenOptions(this.cfg)));
   }
+
+  /**
+   * Serves the connections of `listener`: one it opened, or at a reload one
+   * kept from the pool it replaces; `early` were accepted before (reload).
+   */
+  useListener(listener: Listener, early: readonly FrontSocket[] = []): void {
+    this.listener = listener;
+    this.allowed = listener.address.kind === 'tcp' ? parseAllowedClients(this.cfg.listenAllowedClients) : null;
+    listener.server.removeAllListeners('connection');
+    adoptConnections(listener.server, (sock) => this.onConnection(sock));
+    for (const sock of early) this.onConnection(sock);
+  }
+
+  get currentListener(): Listener | null { return this.listener; }
 
   /** Prepares the spawn plan and starts the initial children and the PM tick. */
   start(): void {
@@ -265,6 +272,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   // ---- RequestSink (web-server side)
 
   dispatch(req: Request): void {
+    // A stopped pool serves only the requests it holds a child for.
+    if (this.state !== 'normal' && !(req.client.reserved?.usable ?? false)) { this.handOff(req); return; }
     this.acceptedConn++;
     if (this.cfg.hidden) { this.replyLocally(req, statusListenReply(this.cfg, req)); return; }
     const uri = this.requestEnv.prepare(req);
@@ -513,6 +522,57 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     for (let i = 0; i < d.spawn; i++) this.spawnChild(false);
   }
 
+  // ---- reload (src/control/reload.ts)
+
+  /** The pool that took over this one's socket or name at a reload. */
+  successor: Pool | null = null;
+
+  /**
+   * A request arriving at a stopped pool (a kept-alive connection's next
+   * request, a connection read after the reload): its connection moves to the
+   * successor for good. Without one the pool is gone, and so is the connection.
+   */
+  private handOff(req: Request): void {
+    if (req.client.reserved !== null) this.releaseReserved(req.client);
+    const next = this.successor;
+    if (next === null) { req.client.sock.destroy(); return; }
+    req.client.moveTo(next);
+    next.dispatch(req);
+  }
+
+  /** Gives up the listening socket without closing it. */
+  releaseListener(): Listener | null {
+    const l = this.listener;
+    this.listener = null;
+    return l;
+  }
+
+  /** Requests and unread connections waiting for a child, oldest first; the queue is left empty. */
+  takeQueue(): (Request | ClientConn)[] {
+    const out: (Request | ClientConn)[] = [];
+    for (let e = this.nextQueued(); e !== null; e = this.nextQueued()) out.push(e);
+    return out;
+  }
+
+  /** What the replaced pool had waiting, served before anything that arrives later (call after start()). */
+  adoptQueue(entries: (Request | ClientConn)[]): void {
+    for (const e of entries) {
+      const conn = e instanceof ClientConn ? e : e.client;
+      conn.moveTo(this);
+      const child = this.queued === 0 ? this.takeIdle() : null;
+      if (child === null) this.wait(e);
+      else if (e instanceof ClientConn) this.reserveFor(e, child);
+      else child.engage(e);
+    }
+  }
+
+  /** No request running or waiting and no child held for a connection. */
+  get quiet(): boolean {
+    if (this.queued > 0 || this.reservations.size > 0) return false;
+    for (const c of this.children) if (c.req !== null) return false;
+    return true;
+  }
+
   // ---- lifecycle
 
   /** Stops accepting; with graceful, queued and running requests finish first. */
@@ -561,6 +621,15 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   closeListener(): void {
     this.listener?.close();
   }
+}
+
+/** openListener's options for a pool's `listen` (throws ListenAddressError for a bad port). */
+export function listenOptions(cfg: PoolConfig, log?: ListenLog): ListenOptions {
+  return {
+    pool: cfg.name, address: parseListen(cfg.listen, cfg.prefix), backlog: cfg.listenBacklog,
+    owner: cfg.listenOwner, group: cfg.listenGroup, mode: cfg.listenMode,
+    aclUsers: cfg.listenAclUsers, aclGroups: cfg.listenAclGroups, ...(log !== undefined ? { log } : {}),
+  };
 }
 
 /** SIGKILLs process group `pgid` (a shared php-cgi parent's, see spawnParent). */

@@ -1,0 +1,284 @@
+// SIGUSR2 (and SIGHUP): php-fpm re-execs itself with its listening sockets
+// inherited; tsfpm reloads in place (Node cannot execve itself with its
+// handles, and -F needs the same pid anyway), with php-fpm's log lines in
+// php-fpm's order. Everything that can fail is done first, while the running
+// configuration serves on untouched: load and validate the files (users and
+// groups included), open the sockets the new configuration adds, write the
+// pid file. Any failure logs why, with file and line, and changes nothing.
+// Then, in one go (no I/O in between): every new pool takes over the socket
+// it shares with a running pool (same fd, so nothing is refused or reset), or
+// its new one; sockets nobody wants any more close; the new pools start fresh
+// children (new php.ini, new settings) and serve what the old pools had
+// waiting; the old pools finish their running requests (drain.ts) and their
+// kept-alive web-server connections move to the new pools at their next
+// request. docs/reload.md has the details and what differs from php-fpm.
+import * as dns from 'node:dns';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { CliOptions } from '../cli/options.js';
+import { loadConfig, resolveConfigPath, type LoadResult } from '../config/load.js';
+import type { ConfigMessage } from '../config/parse.js';
+import type { FpmConfig } from '../config/types.js';
+import type { ErrorLog, LogLevel } from '../log/error-log.js';
+import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
+import { openListener, type Listener } from '../net/listener.js';
+import { listenOptions, type Pool } from '../pool/pool.js';
+import { drainPools, type Drain } from './drain.js';
+import { execvpLine, inheritedLine, locateListen, locateMessage, matchSocket, type RunningSocket } from './reload-plan.js';
+
+/** One configuration's pools, each generation with its own run directory (children's sockets, shims). */
+export interface Generation {
+  readonly id: number;
+  readonly config: FpmConfig;
+  readonly pools: Pool[];
+  readonly rundir: string;
+}
+
+export type MasterState = 'normal' | 'reloading' | 'finishing' | 'terminating';
+
+/** What the reload needs from the master (src/control/master.ts). */
+export interface ReloadHost {
+  readonly log: ErrorLog;
+  readonly opts: CliOptions;
+  /** The master's mode since it started (a reload cannot daemonize or come back). */
+  readonly daemonize: boolean;
+  /** 'reloading' while a reload runs; a QUIT or TERM meanwhile ends it. */
+  readonly state: MasterState;
+  current: Generation;
+  pidFile: string | null;
+  /** Pools for `config` in a new run directory: not listening, not started. */
+  createGeneration(config: FpmConfig): Generation;
+  /** Removes a generation's run directory (its pools never started, or are empty). */
+  discardGeneration(gen: Generation): void;
+  /** The old generation finishes in the background. */
+  draining(gen: Generation, drain: Drain): void;
+}
+
+interface Opened {
+  pool: Pool;
+  listener: Listener;
+  early: FrontSocket[];
+}
+
+interface Prepared {
+  config: FpmConfig;
+  result: Extract<LoadResult, { ok: true }>;
+  gen: Generation;
+  kept: Map<Pool, { from: Pool; socket: RunningSocket }>;
+  opened: Opened[];
+  listenLines: { level: LogLevel; msg: string }[];
+}
+
+/** Runs one reload; false when the running configuration stays (the reason is logged). */
+export async function reload(host: ReloadHost): Promise<boolean> {
+  const prepared = await prepare(host);
+  if (prepared === null) return false;
+  // A QUIT or TERM came while the new sockets were being opened.
+  if (host.state !== 'reloading') {
+    abandon(host, prepared);
+    return false;
+  }
+  swap(host, prepared);
+  return true;
+}
+
+function loadOptions(opts: CliOptions): Parameters<typeof loadConfig>[0] {
+  return {
+    fpmConfig: opts.fpmConfig, prefix: opts.prefix, test: false, allowRoot: opts.allowRoot,
+    daemonize: opts.daemonize, pidFile: opts.pidFile, phpCgi: opts.phpCgi, phpIni: opts.phpIni,
+    noPhpIni: opts.noPhpIni, defines: opts.defines,
+  };
+}
+
+/** The running configuration's sockets, in php-fpm's order (pool order; each socket once). */
+export function runningSockets(gen: Generation): Map<Pool, RunningSocket> {
+  const out = new Map<Pool, RunningSocket>();
+  for (const pool of gen.pools) {
+    const l = pool.currentListener;
+    if (l === null) continue;
+    out.set(pool, { address: l.address, key: socketKey(l), fd: socketFd(l.server) });
+  }
+  return out;
+}
+
+function socketKey(l: Listener): string {
+  if (l.address.kind === 'unix') return l.address.path;
+  const a = l.server.address();
+  return a !== null && typeof a === 'object' ? `${a.address}:${a.port}` : l.address.text;
+}
+
+function socketFd(server: net.Server): number {
+  return (server as unknown as { _handle: { fd?: number } | null })._handle?.fd ?? -1;
+}
+
+async function prepare(host: ReloadHost): Promise<Prepared | null> {
+  const { log, opts } = host;
+  const mainPath = resolveConfigPath(opts.fpmConfig, opts.prefix);
+  const result = loadConfig(loadOptions(opts));
+  if (!result.ok) {
+    for (const m of result.messages) emit(log, m);
+    const first = result.messages.find((m) => m.level === 'error' || m.level === 'alert');
+    failed(log, first === undefined ? mainPath : locateMessage(first.text, result.where, mainPath));
+    return null;
+  }
+  const config = result.config;
+  const gen = host.createGeneration(config);
+  const running = runningSockets(host.current);
+  const free = new Map([...running].map(([pool, s]) => [s, pool]));
+  const kept = new Map<Pool, { from: Pool; socket: RunningSocket }>();
+  const opened: Opened[] = [];
+  const listenLines: { level: LogLevel; msg: string }[] = [];
+  const closeOpened = (): void => {
+    for (const o of opened) { for (const s of o.early) s.destroy(); o.listener.close(); }
+  };
+  for (const pool of gen.pools) {
+    try {
+      const o = listenOptions(pool.cfg, (level, msg) => listenLines.push({ level, msg }));
+      const resolved = o.address.kind === 'tcp' && o.address.host !== null ? await resolveHost(o.address.host) : null;
+      const same = matchSocket(o.address, resolved, [...free.keys()]);
+      if (same !== null) {
+        kept.set(pool, { from: free.get(same)!, socket: same });
+        free.delete(same);
+        continue;
+      }
+      const listener = await openListener(o);
+      // Until the swap, what arrives on a new socket waits here (the pool is not started).
+      const early: FrontSocket[] = [];
+      adoptConnections(listener.server, (sock) => early.push(sock));
+      opened.push({ pool, listener, early });
+    } catch (err) {
+      for (const l of listenLines) log.log(l.level, l.msg);
+      log.error((err as Error).message);
+      closeOpened();
+      host.discardGeneration(gen);
+      failed(log, locateListen(pool.name, result.where, mainPath));
+      return null;
+    }
+  }
+  const pidFile = config.global.pid;
+  if (pidFile !== null) {
+    try {
+      fs.writeFileSync(pidFile, String(process.pid), { mode: 0o644 });
+    } catch (err) {
+      log.syserror('error', `Unable to create the PID file (${pidFile}).`, err as NodeJS.ErrnoException);
+      closeOpened();
+      host.discardGeneration(gen);
+      failed(log, locateMessage('pid', result.where, mainPath));
+      return null;
+    }
+  }
+  return { config, result, gen, kept, opened, listenLines };
+}
+
+/** The address `listen = host:port` binds to (what net.Server.listen resolves). */
+async function resolveHost(host: string): Promise<string | null> {
+  if (net.isIP(host) !== 0) return host;
+  try {
+    return (await dns.promises.lookup(host)).address;
+  } catch {
+    return null;     // openListener reports the failure in php-fpm's words
+  }
+}
+
+function failed(log: ErrorLog, at: string): void {
+  log.error(`reloading failed (${at}): the running configuration stays in force`);
+}
+
+function abandon(host: ReloadHost, p: Prepared): void {
+  for (const o of p.opened) { for (const s of o.early) s.destroy(); o.listener.close(); }
+  const pid = p.config.global.pid;
+  if (pid !== null && pid !== host.pidFile) { try { fs.unlinkSync(pid); } catch { /* gone */ } }
+  host.discardGeneration(p.gen);
+}
+
+/** From here on nothing can fail: no await until the end. */
+function swap(host: ReloadHost, p: Prepared): void {
+  const { log } = host;
+  const old = host.current;
+  log.notice(execvpLine(process.argv.slice(1)));
+  // php-fpm's new image copies NOTICE+ to its stderr until `fpm is running`
+  // (a daemon's stderr is error_log itself: once is enough).
+  if (!host.daemonize) log.relaunch();
+  applyGlobals(host, p.result);
+  const running = runningSockets(old);
+  for (const s of running.values()) log.notice(inheritedLine(s));
+  for (const l of p.listenLines) log.log(l.level, l.msg);
+
+  // Which new pool takes over each old pool's requests: the one with its
+  // socket, else the one with its name (a changed listen); none: the pool is gone.
+  const successor = new Map<Pool, Pool>();
+  for (const [pool, k] of p.kept) successor.set(k.from, pool);
+  for (const o of old.pools) {
+    if (successor.has(o)) continue;
+    const same = p.gen.pools.find((n) => n.name === o.name);
+    if (same !== undefined) successor.set(o, same);
+  }
+  const keptFrom = new Set([...p.kept.values()].map((k) => k.from));
+  const released = new Map<Pool, Listener>();
+  const waiting = new Map<Pool, ReturnType<Pool['takeQueue']>>();
+  for (const o of old.pools) {
+    const l = o.releaseListener();
+    if (l !== null && keptFrom.has(o)) released.set(o, l);
+    else l?.close();
+    o.successor = successor.get(o) ?? null;
+    // A removed pool's own children serve what it has waiting.
+    if (o.successor !== null) waiting.set(o, o.takeQueue());
+  }
+
+  if (host.pidFile !== null && host.pidFile !== p.config.global.pid) {
+    try { fs.unlinkSync(host.pidFile); } catch { /* gone */ }
+  }
+  host.pidFile = p.config.global.pid;
+  host.current = p.gen;
+  log.startupDone();
+  log.notice(`fpm is running, pid ${process.pid}`);
+  const opened = new Map(p.opened.map((o) => [o.pool, o]));
+  for (const pool of p.gen.pools) {
+    pool.start();
+    for (const [o, n] of successor) if (n === pool) pool.adoptQueue(waiting.get(o) ?? []);
+    const k = p.kept.get(pool);
+    const listener = k !== undefined ? released.get(k.from) : opened.get(pool)?.listener;
+    if (listener !== undefined) pool.useListener(listener, opened.get(pool)?.early);
+  }
+  log.notice('ready to handle connections');
+  host.draining(old, drainPools(old.pools, old.config.global.processControlTimeout, log));
+}
+
+/** error_log, log_level, log_limit of the new [global], at php-fpm's points among the config's messages. */
+function applyGlobals(host: ReloadHost, r: Extract<LoadResult, { ok: true }>): void {
+  const { log, opts } = host;
+  const g = r.global;
+  let next = 0;
+  const upTo = (end: number | undefined): void => {
+    for (const stop = end ?? r.messages.length; next < stop; next++) emit(log, r.messages[next]);
+  };
+  upTo(r.levelAt);
+  log.setLevel(g.logLevel);
+  log.setLimit(g.logLimit);
+  upTo(r.openAt);
+  if (g.errorLog !== host.current.config.global.errorLog) {
+    try {
+      log.configure({ errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, daemonize: host.daemonize, forceStderr: opts.forceStderr });
+      if (process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
+      if (host.daemonize) pointStderrAt(log.fd);
+    } catch (e) {
+      // validate.ts opened it a moment ago; keep the old destination.
+      log.syserror('error', `failed to open error_log (${g.errorLog})`, e as NodeJS.ErrnoException);
+    }
+  }
+  upTo(undefined);
+}
+
+/** A daemon's fd 2 follows error_log, as php-fpm's (fpm_stdio_redirect_stderr_to_error_log). */
+function pointStderrAt(fd: number | null): void {
+  try {
+    const posix = (require('posix-node') as { default: { dup2?: (a: number, b: number) => void } }).default;
+    posix.dup2?.(fd ?? fs.openSync('/dev/null', 'w'), 2);
+  } catch { /* stderr stays where it was */ }
+}
+
+function emit(log: ErrorLog, m: ConfigMessage): void {
+  if (m.raw) process.stderr.write(`${m.text}\n`);
+  else if (m.syserr) log.syserror(m.level, m.text, m.syserr);
+  else log.log(m.level, m.text);
+}
