@@ -114,15 +114,18 @@ class Master implements ReloadHost {
     return { id: this.generations++, config, pools, rundir };
   }
 
-  createGeneration(config: FpmConfig): Generation {
-    const dir = path.join(this.env.rundir, `r${this.generations}`);
-    fs.mkdirSync(dir, { mode: 0o711 });
-    fs.chmodSync(dir, 0o711);   // umask
-    return this.newGeneration(config, dir);
+  newRundir(): string {
+    const dir = fs.mkdtempSync(path.join(this.env.rundir, 'r'));
+    fs.chmodSync(dir, 0o711);   // children of another uid read their shim there
+    return dir;
   }
 
-  discardGeneration(gen: Generation): void {
-    if (gen.rundir !== this.env.rundir) fs.rmSync(gen.rundir, { recursive: true, force: true });
+  createGeneration(config: FpmConfig, rundir: string): Generation {
+    return this.newGeneration(config, rundir);
+  }
+
+  discardRundir(rundir: string): void {
+    if (rundir !== this.env.rundir) fs.rmSync(rundir, { recursive: true, force: true });
   }
 
   draining(gen: Generation, drain: Drain): void {
@@ -130,7 +133,7 @@ class Master implements ReloadHost {
     void drain.done.then(() => {
       if (this.drains.get(gen) !== drain) return;   // a stop took over
       this.drains.delete(gen);
-      this.discardGeneration(gen);
+      this.discardRundir(gen.rundir);
     });
   }
 

@@ -18,7 +18,7 @@ import * as net from 'node:net';
 import type { CliOptions } from '../cli/options.js';
 import { loadConfig, resolveConfigPath, type LoadResult } from '../config/load.js';
 import type { ConfigMessage } from '../config/parse.js';
-import type { FpmConfig } from '../config/types.js';
+import type { FpmConfig, PoolConfig } from '../config/types.js';
 import type { ErrorLog, LogLevel } from '../log/error-log.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { openListener, type Listener } from '../net/listener.js';
@@ -46,16 +46,17 @@ export interface ReloadHost {
   readonly state: MasterState;
   current: Generation;
   pidFile: string | null;
-  /** Pools for `config` in a new run directory: not listening, not started. */
-  createGeneration(config: FpmConfig): Generation;
-  /** Removes a generation's run directory (its pools never started, or are empty). */
-  discardGeneration(gen: Generation): void;
+  /** A run directory for the next generation. */
+  newRundir(): string;
+  /** The pools for `config` (not listening, not started). Pools register themselves (status): only at the swap. */
+  createGeneration(config: FpmConfig, rundir: string): Generation;
+  /** Removes a run directory (of a reload that did not happen, or of a generation now empty). */
+  discardRundir(rundir: string): void;
   /** The old generation finishes in the background. */
   draining(gen: Generation, drain: Drain): void;
 }
 
 interface Opened {
-  pool: Pool;
   listener: Listener;
   early: FrontSocket[];
 }
@@ -63,9 +64,10 @@ interface Opened {
 interface Prepared {
   config: FpmConfig;
   result: Extract<LoadResult, { ok: true }>;
-  gen: Generation;
-  kept: Map<Pool, { from: Pool; socket: RunningSocket }>;
-  opened: Opened[];
+  rundir: string;
+  /** By the new configuration's pools. */
+  kept: Map<PoolConfig, { from: Pool; socket: RunningSocket }>;
+  opened: Map<PoolConfig, Opened>;
   listenLines: { level: LogLevel; msg: string }[];
 }
 
@@ -122,38 +124,45 @@ async function prepare(host: ReloadHost): Promise<Prepared | null> {
     return null;
   }
   const config = result.config;
-  const gen = host.createGeneration(config);
   const running = runningSockets(host.current);
   const free = new Map([...running].map(([pool, s]) => [s, pool]));
-  const kept = new Map<Pool, { from: Pool; socket: RunningSocket }>();
-  const opened: Opened[] = [];
+  const kept = new Map<PoolConfig, { from: Pool; socket: RunningSocket }>();
+  const opened = new Map<PoolConfig, Opened>();
   const listenLines: { level: LogLevel; msg: string }[] = [];
   const closeOpened = (): void => {
-    for (const o of opened) { for (const s of o.early) s.destroy(); o.listener.close(); }
+    for (const o of opened.values()) { for (const s of o.early) s.destroy(); o.listener.close(); }
   };
-  for (const pool of gen.pools) {
+  for (const cfg of config.pools) {
     try {
-      const o = listenOptions(pool.cfg, (level, msg) => listenLines.push({ level, msg }));
+      const o = listenOptions(cfg, (level, msg) => listenLines.push({ level, msg }));
       const resolved = o.address.kind === 'tcp' && o.address.host !== null ? await resolveHost(o.address.host) : null;
       const same = matchSocket(o.address, resolved, [...free.keys()]);
       if (same !== null) {
-        kept.set(pool, { from: free.get(same)!, socket: same });
+        kept.set(cfg, { from: free.get(same)!, socket: same });
         free.delete(same);
         continue;
       }
       const listener = await openListener(o);
-      // Until the swap, what arrives on a new socket waits here (the pool is not started).
+      // Until the swap, what arrives on a new socket waits here (no pool to serve it yet).
       const early: FrontSocket[] = [];
       adoptConnections(listener.server, (sock) => early.push(sock));
-      opened.push({ pool, listener, early });
+      opened.set(cfg, { listener, early });
     } catch (err) {
       for (const l of listenLines) log.log(l.level, l.msg);
       log.error((err as Error).message);
       closeOpened();
-      host.discardGeneration(gen);
-      failed(log, locateListen(pool.name, result.where, mainPath));
+      failed(log, locateListen(cfg.name, result.where, mainPath));
       return null;
     }
+  }
+  let rundir: string;
+  try {
+    rundir = host.newRundir();
+  } catch (err) {
+    log.syserror('error', 'unable to create a run directory for the new configuration', err as NodeJS.ErrnoException);
+    closeOpened();
+    failed(log, mainPath);
+    return null;
   }
   const pidFile = config.global.pid;
   if (pidFile !== null) {
@@ -162,12 +171,12 @@ async function prepare(host: ReloadHost): Promise<Prepared | null> {
     } catch (err) {
       log.syserror('error', `Unable to create the PID file (${pidFile}).`, err as NodeJS.ErrnoException);
       closeOpened();
-      host.discardGeneration(gen);
+      host.discardRundir(rundir);
       failed(log, locateMessage('pid', result.where, mainPath));
       return null;
     }
   }
-  return { config, result, gen, kept, opened, listenLines };
+  return { config, result, rundir, kept, opened, listenLines };
 }
 
 /** The address `listen = host:port` binds to (what net.Server.listen resolves). */
@@ -185,16 +194,19 @@ function failed(log: ErrorLog, at: string): void {
 }
 
 function abandon(host: ReloadHost, p: Prepared): void {
-  for (const o of p.opened) { for (const s of o.early) s.destroy(); o.listener.close(); }
+  for (const o of p.opened.values()) { for (const s of o.early) s.destroy(); o.listener.close(); }
   const pid = p.config.global.pid;
   if (pid !== null && pid !== host.pidFile) { try { fs.unlinkSync(pid); } catch { /* gone */ } }
-  host.discardGeneration(p.gen);
+  host.discardRundir(p.rundir);
 }
 
 /** From here on nothing can fail: no await until the end. */
 function swap(host: ReloadHost, p: Prepared): void {
   const { log } = host;
   const old = host.current;
+  const gen = host.createGeneration(p.config, p.rundir);
+  const kept = new Map<Pool, { from: Pool; socket: RunningSocket }>();
+  for (const pool of gen.pools) { const k = p.kept.get(pool.cfg); if (k !== undefined) kept.set(pool, k); }
   log.notice(execvpLine(process.argv.slice(1)));
   // php-fpm's new image copies NOTICE+ to its stderr until `fpm is running`
   // (a daemon's stderr is error_log itself: once is enough).
@@ -207,13 +219,13 @@ function swap(host: ReloadHost, p: Prepared): void {
   // Which new pool takes over each old pool's requests: the one with its
   // socket, else the one with its name (a changed listen); none: the pool is gone.
   const successor = new Map<Pool, Pool>();
-  for (const [pool, k] of p.kept) successor.set(k.from, pool);
+  for (const [pool, k] of kept) successor.set(k.from, pool);
   for (const o of old.pools) {
     if (successor.has(o)) continue;
-    const same = p.gen.pools.find((n) => n.name === o.name);
+    const same = gen.pools.find((n) => n.name === o.name);
     if (same !== undefined) successor.set(o, same);
   }
-  const keptFrom = new Set([...p.kept.values()].map((k) => k.from));
+  const keptFrom = new Set([...kept.values()].map((k) => k.from));
   const released = new Map<Pool, Listener>();
   const waiting = new Map<Pool, ReturnType<Pool['takeQueue']>>();
   for (const o of old.pools) {
@@ -229,16 +241,16 @@ function swap(host: ReloadHost, p: Prepared): void {
     try { fs.unlinkSync(host.pidFile); } catch { /* gone */ }
   }
   host.pidFile = p.config.global.pid;
-  host.current = p.gen;
+  host.current = gen;
   log.startupDone();
   log.notice(`fpm is running, pid ${process.pid}`);
-  const opened = new Map(p.opened.map((o) => [o.pool, o]));
-  for (const pool of p.gen.pools) {
+  for (const pool of gen.pools) {
     pool.start();
     for (const [o, n] of successor) if (n === pool) pool.adoptQueue(waiting.get(o) ?? []);
-    const k = p.kept.get(pool);
-    const listener = k !== undefined ? released.get(k.from) : opened.get(pool)?.listener;
-    if (listener !== undefined) pool.useListener(listener, opened.get(pool)?.early);
+    const k = kept.get(pool);
+    const opened = p.opened.get(pool.cfg);
+    const listener = k !== undefined ? released.get(k.from) : opened?.listener;
+    if (listener !== undefined) pool.useListener(listener, opened?.early);
   }
   log.notice('ready to handle connections');
   host.draining(old, drainPools(old.pools, old.config.global.processControlTimeout, log));

@@ -562,7 +562,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       const child = this.queued === 0 ? this.takeIdle() : null;
       if (child === null) this.wait(e);
       else if (e instanceof ClientConn) this.reserveFor(e, child);
-      else child.engage(e);
+      else {
+        child.engage(e);
+        this.activate(child);
+      }
     }
   }
 
