@@ -245,6 +245,24 @@ test('cgi-fcgi: status body of a POST is read and dropped; the kept connection s
   assert.match(viaCli.stdout, /\n# EOF\n$/);
 });
 
+test('a Prometheus exporter\'s request (hipages/php-fpm_exporter\'s params) gets every field with the type its decoder expects', async () => {
+  // What the exporter sends (phpfpm/phpfpm.go, through fcgi_client's Get).
+  const r = await fcgiRequest(pool, { SCRIPT_FILENAME: '/status', SCRIPT_NAME: '/status', SERVER_SOFTWARE: 'go / php-fpm_exporter', REMOTE_ADDR: '127.0.0.1', QUERY_STRING: 'json&full', REQUEST_METHOD: 'GET', CONTENT_LENGTH: '0' });
+  const j = JSON.parse(r.body.toString()) as StatusJson;
+  const ints = ['start time', 'start since', 'accepted conn', 'listen queue', 'max listen queue', 'listen queue len', 'idle processes',
+    'active processes', 'total processes', 'max active processes', 'max children reached', 'slow requests'];
+  for (const k of ints) assert.ok(Number.isInteger(j[k]), k);
+  assert.equal(typeof j.pool, 'string');
+  assert.equal(typeof j['process manager'], 'string');
+  assert.equal(j.processes!.length, CHILDREN);
+  for (const p of j.processes!) {
+    for (const k of ['pid', 'start time', 'start since', 'requests', 'request duration', 'content length', 'last request memory']) assert.ok(Number.isInteger(p[k]), k);
+    for (const k of ['state', 'request method', 'request uri', 'user', 'script']) assert.equal(typeof p[k], 'string', k);
+    assert.equal(typeof p['last request cpu'], 'number');
+    assert.ok(['Idle', 'Running', 'Reading headers'].includes(p.state as string));
+  }
+});
+
 /** Every number as N; for the processes of ?full, only their shape. */
 const shape = (s: string): string => s.replace(/\d+/g, 'N');
 
