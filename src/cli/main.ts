@@ -68,7 +68,7 @@ function prepare(opts: CliOptions, log: ErrorLog): number | null {
     emitUpTo(result.openAt);
     try {
       log.configure({
-        errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, daemonize: g.daemonize,
+        errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, daemonize: g.daemonize,
         forceStderr: opts.forceStderr,
       });
     } catch (e) {

@@ -7,6 +7,7 @@
 // JSON lines are the point.
 import SonicBoom from 'sonic-boom';
 import type { Logger } from 'pino';
+import fs from 'node:fs';
 import os from 'node:os';
 
 export type LogLevel = 'debug' | 'notice' | 'warning' | 'error' | 'alert';
@@ -21,6 +22,7 @@ export interface FormatOptions {
   usec?: number;              // sub-second part in µs for the debug form (Date has only ms)
   func?: string;              // php-fpm prints the C function; we print the caller's label
   line?: number;
+  syserror?: boolean;         // the message ends with `: strerror (errno)` (ZLOG_SYSERROR)
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -40,13 +42,27 @@ export function formatLine(level: LogLevel, msg: string, date: Date, opts: Forma
     stamp += `.${pad(usec, 6)}`;
     body = `pid ${opts.pid ?? process.pid}, ${opts.func ?? 'tsfpm'}(), line ${opts.line ?? 0}: ${msg}`;
   }
-  return truncate(`[${stamp}] ${level.toUpperCase()}: ${body}`, opts.limit) + '\n';
+  return truncate(`[${stamp}] ${level.toUpperCase()}: ${body}`, opts.limit, opts.syserror) + '\n';
 }
 
-/** log_limit: an over-long line is cut so that it ends with `...` and fits the limit. */
-export function truncate(line: string, limit?: number): string {
-  if (limit === undefined || limit <= 3 || line.length <= limit) return line;
-  return line.slice(0, limit - 3) + '...';
+/** php-fpm formats a log line into a buffer of this size (zlog.c MAX_BUF_LENGTH). */
+export const LINE_BUFFER = 2048;
+
+/**
+ * log_limit as php-fpm applies it to its own lines (zlog.c vzlog): a line is
+ * cut only when it does not fit php-fpm's 2048-byte buffer, or, for a line
+ * with `: strerror (errno)` appended (`syserror`), when it reaches log_limit;
+ * then it keeps min(log_limit, 2048) - 1 characters, the last three `...`.
+ * A 1500-character line under log_limit = 1024 is written whole (checked
+ * against php-fpm8.2).
+ */
+export function truncate(line: string, limit?: number, syserror = false): string {
+  const len = Buffer.byteLength(line);
+  const over = len >= LINE_BUFFER || (syserror && limit !== undefined && len >= limit);
+  if (!over) return line;
+  const keep = Math.min(limit ?? LINE_BUFFER, LINE_BUFFER) - 1;
+  if (keep <= 3) return line;
+  return Buffer.from(line).subarray(0, keep - 3).toString() + '...';
 }
 
 /**
@@ -79,11 +95,12 @@ export interface ErrorLogTarget {
   errorLog: string;           // absolute path or 'syslog'
   logLevel?: LogLevel;
   logLimit?: number;
+  logBuffering?: boolean;     // log_buffering (worker output records, src/log/zlog-stream.ts)
   daemonize: boolean;
   forceStderr?: boolean;      // -O
 }
 
-type Writer = { write(s: string): unknown; reopen?(): void; flushSync?(): void; destroy?(): void; fd?: number };
+type Writer = { write(s: string | Buffer): unknown; reopen?(): void; flushSync?(): void; destroy?(): void; fd?: number };
 
 /**
  * Destinations (§7): before configure() everything goes to stderr. After it:
@@ -94,6 +111,7 @@ type Writer = { write(s: string): unknown; reopen?(): void; flushSync?(): void; 
 export class ErrorLog {
   private level: LogLevel = 'notice';
   private limit: number | undefined;
+  private buffering = true;
   private file: (Writer & { reopen(): void }) | null = null;
   private toStderr = true;
   private launched = false;
@@ -109,6 +127,7 @@ export class ErrorLog {
   configure(t: ErrorLogTarget, stderrIsTty = Boolean(process.stderr.isTTY)): void {
     if (t.logLevel) this.level = t.logLevel;
     this.limit = t.logLimit;
+    if (t.logBuffering !== undefined) this.buffering = t.logBuffering;
     const foregroundStderr = !t.daemonize && (stderrIsTty || Boolean(t.forceStderr));
     // TODO(syslog): `error_log = syslog` is written to stderr as `[LEVEL] msg` lines for now.
     if (foregroundStderr || t.errorLog === 'syslog') {
@@ -145,6 +164,12 @@ export class ErrorLog {
   getLevel(): LogLevel { return this.level; }
   /** log_limit, as soon as php-fpm applies it (before error_log is open). */
   setLimit(limit: number | undefined): void { this.limit = limit; }
+  /** log_limit in force (php-fpm's default 1024 until configured). */
+  getLimit(): number { return this.limit ?? 1024; }
+  /** log_buffering in force. */
+  getBuffering(): boolean { return this.buffering; }
+  /** A line at `level` would be written (php-fpm: level >= log_level). */
+  enabled(level: LogLevel): boolean { return RANK[level] >= RANK[this.level]; }
   /** The error_log fd (for pointing a daemon's stderr at it), or null when logging to stderr. */
   get fd(): number | null { return this.file?.fd ?? null; }
 
@@ -165,20 +190,54 @@ export class ErrorLog {
 
   /** zlog(ZLOG_SYSERROR): message + `: <strerror> (<errno>)`. */
   syserror(level: LogLevel, msg: string, err: NodeJS.ErrnoException): void {
-    this.log(level, msg + strerrorSuffix(err));
+    this.log(level, msg + strerrorSuffix(err), true);
   }
 
-  log(level: LogLevel, msg: string): void {
+  log(level: LogLevel, msg: string, syserror = false): void {
     if (RANK[level] < RANK[this.level]) return;
-    if (this.json !== null) { this.json[level](this.limit ? truncate(msg, this.limit) : msg); return; }
+    if (this.json !== null) { this.json[level](truncate(msg, this.limit, syserror)); return; }
     const date = this.now();
-    const line = formatLine(level, msg, date, { debug: this.level === 'debug', limit: this.limit });
+    const line = formatLine(level, msg, date, { debug: this.level === 'debug', limit: this.limit, syserror });
     this.writeLine(line, RANK[level] >= RANK.notice);
   }
 
-  /** A pre-formatted record (decorate_workers_output = no); limit still applies. */
+  /**
+   * The start of a record of a zlog stream (worker output): php-fpm's
+   * zlog_buf_prefix, `[25-Nov-2026 19:55:34] WARNING: `; at log_level = debug
+   * `[… .135514] WARNING: pid 42, (null)(), line 0: ` (a worker-output stream
+   * has no function name, and php-fpm prints NULL as glibc does). Empty in
+   * JSON mode, where workerRecord() adds level and time.
+   */
+  streamPrefix(level: LogLevel): string {
+    if (this.json !== null) return '';
+    const date = this.now();
+    let p = `[${formatDate(date)}`;
+    if (this.level === 'debug') p += `.${pad(date.getMilliseconds() * 1000, 6)}] ${level.toUpperCase()}: pid ${process.pid}, (null)(), line 0: `;
+    else p += `] ${level.toUpperCase()}: `;
+    return p;
+  }
+
+  /**
+   * Bytes of worker-output records (latin1: one char per byte, as the
+   * workers wrote them), where php-fpm's master writes them: its stderr,
+   * which is error_log once started (/dev/null with error_log = syslog), or
+   * the terminal in the foreground. Not copied to stderr before start-up ends.
+   */
+  workerRecord(bytes: string): void {
+    if (this.json !== null) {
+      for (const line of bytes.split('\n')) if (line !== '') this.json.warning(line);
+      return;
+    }
+    const data = Buffer.from(bytes, 'latin1');
+    if (this.toStderr || !this.file) { this.stderr.write(data); return; }
+    const fd = this.file.fd;
+    if (typeof fd !== 'number' || fd < 0) return;
+    try { fs.writeSync(fd, data); } catch { /* as php-fpm's zend_quiet_write */ }
+  }
+
+  /** A pre-formatted record, no timestamp (decorate_workers_output = no). */
   raw(text: string): void {
-    this.writeLine(truncate(text, this.limit) + '\n', false);
+    this.writeLine(text + '\n', false);
   }
 
   /** Bare line without timestamp, e.g. the empty line after `test is successful`. */

@@ -16,6 +16,7 @@ import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
 import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
 import { ReplyRewriter } from './reply-rewriter.js';
+import type { StderrMessages } from './reply-stderr.js';
 import type { Request } from './request.js';
 import { connectUnix, type FrontSocket } from '../net/front-socket.js';
 import { pidAlive } from '../php/launch.js';
@@ -30,7 +31,12 @@ export interface ChildOwner {
   workerGone(child: Child, pid: number, expected: boolean, startedHr: bigint, requests: number): void;
   /** Shared mode: a new worker pid was learnt for this slot. */
   workerStarted(child: Child, replacement: boolean): void;
-  childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** Bytes from a standalone child's stdout/stderr (catch_workers_output); null: the pipe closed. */
+  childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer | null): void;
+  /** A reply ended (END_REQUEST): php-fpm's worker flushes its log stream then. */
+  requestEnded(child: Child): void;
+  /** The FCGI_STDERR message rewriter for this child's replies (log_limit, error-log copy). */
+  phpMessages(child: Child): StderrMessages;
 }
 
 export type ChildState = 'idle' | 'busy' | 'exiting';
@@ -64,7 +70,7 @@ export class Child implements ScanSink {
   /** Set by engage(): the next reply chunk starts a new request's reply. */
   private first = true;
   private ended = false;
-  private readonly rw = new ReplyRewriter();
+  private readonly rw: ReplyRewriter;
   private chunk: Buffer = EMPTY;
   private pausedClient: FrontSocket | null = null;
   private exited = false;
@@ -85,11 +91,14 @@ export class Child implements ScanSink {
     private readonly probe: Buffer | null,
   ) {
     this.pid = proc?.pid ?? -1;
+    this.rw = new ReplyRewriter(owner.phpMessages(this));
     if (proc !== null) {
       proc.on('error', () => { /* ENOENT etc.: 'exit' follows */ });
       proc.on('exit', (code, signal) => this.onExit(code, signal));
       proc.stdout?.on('data', (d: Buffer) => owner.childOutput(this, 'stdout', d));
       proc.stderr?.on('data', (d: Buffer) => owner.childOutput(this, 'stderr', d));
+      proc.stdout?.on('end', () => owner.childOutput(this, 'stdout', null));
+      proc.stderr?.on('end', () => owner.childOutput(this, 'stderr', null));
     }
   }
 
@@ -268,6 +277,7 @@ export class Child implements ScanSink {
     this.requests++;
     this.setIdle();
     if (!req.aborted) req.client.requestFinished(req);
+    this.owner.requestEnded(this);
     this.owner.childFree(this);
   }
 

@@ -17,7 +17,8 @@ import { ClientConn, type RequestSink } from './client-conn.js';
 import { Child, whoamiRequest, type ChildOwner } from './child.js';
 import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
-import { WorkerOutput } from './worker-output.js';
+import { WorkerOutput, messageCap } from './worker-output.js';
+import { StderrMessages, type MessageKind } from './reply-stderr.js';
 import { RequestEnv, fsProbe } from '../request-env/request-env.js';
 import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
 import { preparePoolPhp } from '../php/pool-php.js';
@@ -178,6 +179,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (this.spawnOpts.catchOutput) {
       proc.stdout?.on('data', (d: Buffer) => this.output.write(pid, 'stdout', d));
       proc.stderr?.on('data', (d: Buffer) => this.output.write(pid, 'stderr', d));
+      proc.stdout?.on('end', () => this.output.write(pid, 'stdout', null));
+      proc.stderr?.on('end', () => this.output.write(pid, 'stderr', null));
     }
     proc.on('exit', (code, signal) => {
       try { fs.unlinkSync(sockPath); } catch { /* gone */ }
@@ -429,6 +432,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const secs = formatElapsed(startedHr);
     if (expected) this.ctx.log.notice(`[pool ${this.name}] child ${pid} exited after ${secs} seconds from start (retired after ${requests} requests)`);
     else if (this.state === 'normal') this.ctx.log.warning(`[pool ${this.name}] child ${pid} exited unexpectedly after ${secs} seconds from start`);
+    this.output.close(pid);
   }
 
   workerStarted(child: Child, replacement: boolean): void {
@@ -453,12 +457,23 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   private workerSays(pid: number, lines: string[]): void {
     if (lines.length === 0) return;
-    if (this.cfg.catchWorkersOutput && pid > 0) this.output.write(pid, 'stderr', Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1'));
+    if (this.cfg.catchWorkersOutput && pid > 0) this.output.says(pid, lines.map((l) => `${l}\n`).join(''));
     else for (const l of lines) this.ctx.log.debug(`[pool ${this.name}] ${l}`);
   }
 
-  childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer): void {
+  childOutput(child: Child, stream: 'stdout' | 'stderr', data: Buffer | null): void {
     this.output.write(child.pid, stream, data);
+  }
+
+  requestEnded(child: Child): void {
+    if (this.cfg.catchWorkersOutput) this.output.requestEnded(child.pid);
+  }
+
+  phpMessages(child: Child): StderrMessages {
+    const log = this.ctx.log;
+    // php-fpm's workers write to /dev/null without catch_workers_output: the web server's copy only.
+    const copy = this.cfg.catchWorkersOutput ? (kind: MessageKind, text: string) => this.output.phpMessage(child.pid, kind, text) : null;
+    return new StderrMessages(messageCap(log.getLimit(), log.getLevel()), copy);
   }
 
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void {

@@ -33,7 +33,9 @@ export class ReplyRewriter {
   pending = false;
   /** This chunk's output so far once it differs from the chunk; null on the common path. */
   out: Buffer[] | null = null;
-  readonly messages = new StderrMessages();
+  /** messages: the pool's (log_limit cut, error-log copy: src/pool/worker-output.ts). */
+  constructor(readonly messages = new StderrMessages()) {}
+
   /** Start of this chunk's bytes not yet in `out`. */
   private from = 0;
   /** Bytes of a rewritten record (content, padding) still to come in later chunks. */

@@ -27,8 +27,14 @@
 //   boundary: boundary() is called before such a record.
 // - A message that starts with "Access to the script '" is tsfpm's shim
 //   logging php-fpm's security.limit_extensions line: no prefix, as php-fpm.
-// Not reproduced: php-fpm cuts a message over its log_limit (1024 bytes with
-// the "NOTICE: " prefix by default) to 1012 bytes plus "...".
+// - A PHP message is cut where php-fpm's worker cuts it: its zlog buffer holds
+//   log_limit - 1 bytes of "NOTICE: " (none below log_level notice, a longer
+//   one at debug), "PHP message: " and the message, the last three "..."
+//   (`cap` is what is left for the message; php-src log-bm-limit-*). The
+//   message's newlines count. php-fpm's own messages are not cut (they are
+//   cut at 2048 bytes only, which a path never reaches).
+// - Each message, as cut, also goes to `onMessage` when set: php-fpm's worker
+//   writes it into its stderr, which the master logs (src/pool/worker-output.ts).
 
 const PREFIX = Buffer.from('PHP message: ', 'latin1');
 const SEP = Buffer.from('; ', 'latin1');
@@ -37,6 +43,7 @@ const NL = Buffer.from('\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
 const PHP_SP = Buffer.from('PHP ', 'latin1');
 const ACCESS = Buffer.from("Access to the script '", 'latin1');
+const DOTS = Buffer.from('...', 'latin1');
 const ON_LINE = / on line \d+$/;
 // Enough of a line's end for ON_LINE: " on line " and a 32-bit line number.
 const TAIL = 24;
@@ -50,8 +57,24 @@ const enum Mode {
   Newline,
 }
 
+/** What a message is: one PHP logged, php-fpm's limit_extensions line, its "Primary script unknown". */
+export type MessageKind = 'php' | 'access' | 'unknown';
+
+/** php-fpm's defaults: log_limit 1024, log_level notice ("NOTICE: " prefix). */
+export const DEFAULT_CAP = 1024 - 'NOTICE: '.length - 'PHP message: '.length - 1;
+
 export class StderrMessages {
   private mode = Mode.Start;
+  /** The message being sent: its kind, or null between messages. */
+  private kind: MessageKind | null = null;
+  /** Bytes of the current PHP message so far (up to `cap` + 1). */
+  private msgLen = 0;
+  /** The current message was cut: the rest of it is dropped. */
+  private cut = false;
+  /** The bytes of the message that "..." replaces if it goes on (its last 3 before `cap`). */
+  private window = '';
+  /** The current message as sent, for onMessage. */
+  private text = '';
   /** A message went out in this request: the next one gets "; ". */
   private started = false;
   /** The current message is one of PHP's ("PHP " ...). */
@@ -63,8 +86,22 @@ export class StderrMessages {
   private heldLen = 0;
   private pattern: Buffer | null = null;
 
+  /**
+   * cap: the longest PHP message php-fpm's worker keeps whole (messageCap()
+   * in worker-output.ts); onMessage: each message as cut, when it ends.
+   */
+  constructor(
+    private readonly cap = DEFAULT_CAP,
+    private readonly onMessage: ((kind: MessageKind, text: string) => void) | null = null,
+  ) {}
+
   /** A new request: no message sent yet. */
   reset(): void {
+    this.kind = null;
+    this.msgLen = 0;
+    this.cut = false;
+    this.window = '';
+    this.text = '';
     this.mode = Mode.Start;
     this.started = false;
     this.php = false;
@@ -90,12 +127,12 @@ export class StderrMessages {
         let j = i;
         while (j < end && buf[j] !== 0x0a) j++;
         if (j > i) {
-          out.push(buf.subarray(i, j));
+          this.emit(out, buf.subarray(i, j));
           if (this.php) this.track(buf, i, j);
         }
         if (j === end) break;
         i = j + 1;
-        this.endOfLine();
+        this.endOfLine(out);
         continue;
       }
       // Start or Newline: match the lookahead pattern byte by byte.
@@ -122,17 +159,19 @@ export class StderrMessages {
   boundary(): Buffer {
     const out: Buffer[] = [];
     if (this.heldLen > 0) this.resolve(false, out);
+    this.end(out);
     this.mode = Mode.Start;
     this.tail = '';
-    return out.length === 0 ? EMPTY : Buffer.concat(out);
+    return out.length === 0 ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
   }
 
   /** A message php-fpm logs itself (no "PHP message: " prefix), e.g. "Primary script unknown". */
-  external(text: string): Buffer {
+  external(text: string, kind: MessageKind = 'unknown'): Buffer {
     const before = this.boundary();
     const msg = Buffer.from(text, 'latin1');
     const sep = this.started;
     this.started = true;
+    if (this.onMessage !== null) this.onMessage(kind, text);
     return Buffer.concat(sep ? [before, SEP, msg] : [before, msg]);
   }
 
@@ -144,19 +183,71 @@ export class StderrMessages {
     this.pattern = null;
     if (this.mode === Mode.Newline && !full) {
       // Continuation of the unfinished PHP message: the newline was inside it.
-      out.push(NL);
+      this.emit(out, NL);
     } else {
+      this.end(out);
       const external = full && p === ACCESS;
       this.php = full && p === PHP_SP;
       out.push(this.started ? (external ? SEP : SEP_PREFIX) : external ? EMPTY : PREFIX);
       this.started = true;
+      this.kind = external ? 'access' : 'php';
     }
     this.mode = Mode.In;
     this.tail = '';
     if (held.length > 0) {
-      out.push(held);
+      this.emit(out, held);
       if (this.php) this.track(held, 0, held.length);
     }
+  }
+
+  /** Message bytes out, cut as php-fpm's worker cuts a PHP message. */
+  private emit(out: Buffer[], b: Buffer): void {
+    if (this.kind !== 'php') {
+      out.push(b);
+      if (this.onMessage !== null) this.text += b.toString('latin1');
+      return;
+    }
+    if (this.cut) return;
+    const n0 = this.msgLen;
+    const n1 = n0 + b.length;
+    this.msgLen = n1;
+    const free = this.cap - 3;
+    if (n1 <= free) {
+      out.push(b);
+      if (this.onMessage !== null) this.text += b.toString('latin1');
+      return;
+    }
+    if (n0 < free) {
+      const head = b.subarray(0, free - n0);
+      out.push(head);
+      if (this.onMessage !== null) this.text += head.toString('latin1');
+    }
+    if (n1 > this.cap) {
+      // Longer than php-fpm keeps: its last three bytes become "...", the rest is dropped.
+      this.cut = true;
+      this.window = '';
+      out.push(DOTS);
+      if (this.onMessage !== null) this.text += '...';
+      return;
+    }
+    // Within the last three bytes php-fpm keeps: held until the message ends or goes on.
+    this.window += b.toString('latin1', Math.max(0, free - n0));
+  }
+
+  /** The current message (if any) ended. */
+  private end(out: Buffer[]): void {
+    const kind = this.kind;
+    if (kind === null) return;
+    if (this.window !== '') {
+      out.push(Buffer.from(this.window, 'latin1'));
+      if (this.onMessage !== null) this.text += this.window;
+    }
+    if (this.onMessage !== null) this.onMessage(kind, this.text);
+    this.kind = null;
+    this.msgLen = 0;
+    this.cut = false;
+    this.window = '';
+    this.text = '';
   }
 
   private track(buf: Buffer, from: number, to: number): void {
@@ -164,9 +255,10 @@ export class StderrMessages {
     this.tail = s.length >= TAIL ? s : (this.tail + s).slice(-TAIL);
   }
 
-  private endOfLine(): void {
+  private endOfLine(out: Buffer[]): void {
     const open = this.php && !ON_LINE.test(this.tail);
     this.tail = '';
     this.mode = open ? Mode.Newline : Mode.Start;
+    if (!open) this.end(out);
   }
 }

@@ -17,10 +17,17 @@ test('formatLine debug form has microseconds and pid/function/line', () => {
     '[25-Nov-2026 19:55:34.135514] NOTICE: pid 24196, fpm_init(), line 83: m\n');
 });
 
-test('log_limit cuts a line so that it ends with ...', () => {
-  const line = formatLine('error', 'x'.repeat(2000), date, { limit: 1024 });
-  assert.equal(line.length, 1025);
-  assert.ok(line.endsWith('...\n'));
+test('log_limit as php-fpm applies it to its own lines: only past its 2048-byte buffer, or a syserror line at the limit', () => {
+  // php-fpm8.2 with log_limit = 1024: a 1567-character line whole, a 2100-character one cut to 1023 with "...".
+  assert.equal(formatLine('error', 'x'.repeat(1500), date, { limit: 1024 }).length, 30 + 1500 + 1);
+  const cut = formatLine('error', 'x'.repeat(2100), date, { limit: 1024 });
+  assert.equal(cut.length, 1024);
+  assert.ok(cut.endsWith('x...\n'));
+  assert.equal(formatLine('error', 'x'.repeat(3000), date, { limit: 4096 }).length, 2048, 'never more than the buffer');
+  // With `: strerror (errno)` appended the limit itself applies.
+  const sys = formatLine('error', `${'y'.repeat(1000)}: No such file or directory (2)`, date, { limit: 1024, syserror: true });
+  assert.equal(sys.length, 1024);
+  assert.ok(sys.endsWith('y...\n'));
   assert.equal(truncate('short', 1024), 'short');
 });
 
@@ -37,10 +44,10 @@ test('ErrorLog: setLevel/setLimit apply before configure (php-fpm sets them befo
   const seen: string[] = [];
   const log = new ErrorLog({ stderr: { write: (s: string) => seen.push(s) }, now: () => date });
   log.setLevel('warning');
-  log.setLimit(40);
+  log.setLimit(600);
   log.notice('hidden');
-  log.warning('x'.repeat(100));
-  assert.deepEqual(seen, ['[25-Nov-2026 19:55:34] WARNING: xxxxx...\n']);
+  log.warning('x'.repeat(3000));
+  assert.deepEqual(seen, [`[25-Nov-2026 19:55:34] WARNING: ${'x'.repeat(599 - 35)}...\n`]);
 });
 
 test('ErrorLog: stderr before configure, file + stderr copy until startupDone, level filter, reopen', () => {
@@ -86,4 +93,19 @@ test('TSFPM_LOG_FORMAT=json mode: the same messages as pino JSON lines, level na
   assert.equal(recs[0].pid, process.pid);
   assert.match(String(recs[0].time), /^\d{4}-\d\d-\d\dT/);
   assert.equal(recs[1].level, 'alert');
+});
+
+test('worker-output records: the stream prefix, the bytes as the workers wrote them, no copy to stderr before start-up ends', () => {
+  const dir = makeTempDir('tsfpm-log-');
+  const file = path.join(dir, 'err.log');
+  const seen: Array<string | Buffer> = [];
+  const log = new ErrorLog({ stderr: { write: (s: string | Buffer) => seen.push(s) }, now: () => date });
+  log.configure({ errorLog: file, daemonize: true, logLevel: 'notice' }, false);
+  assert.equal(log.streamPrefix('warning'), '[25-Nov-2026 19:55:34] WARNING: ');
+  log.workerRecord('caf\xc3\xa9 \x00\n');
+  assert.deepEqual(fs.readFileSync(file), Buffer.from([0x63, 0x61, 0x66, 0xc3, 0xa9, 0x20, 0x00, 0x0a]));
+  assert.deepEqual(seen, []);
+  log.setLevel('debug');
+  assert.equal(log.streamPrefix('warning'), `[25-Nov-2026 19:55:34.135000] WARNING: pid ${process.pid}, (null)(), line 0: `);
+  log.close();
 });

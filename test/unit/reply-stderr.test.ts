@@ -2,7 +2,7 @@
 // php-fpm's (`PHP message: MSG` joined by `; `), whatever the pieces it comes in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StderrMessages } from '../../src/pool/reply-stderr.js';
+import { DEFAULT_CAP, StderrMessages, type MessageKind } from '../../src/pool/reply-stderr.js';
 
 /** Feeds `parts` (each one STDERR run; a boundary() between runs) in pieces cut at `cuts` within each run. */
 function run(parts: string[], cuts: (len: number) => number[] = () => [], m = new StderrMessages()): string {
@@ -114,7 +114,43 @@ test('pending: only between a newline inside an unfinished PHP message (or held 
 
 test('a long message and many tiny ones', () => {
   const long = `PHP Warning:  ${'x'.repeat(70000)} in /x on line 9`;
-  assert.equal(run([`${long}\n`], (n) => [1, 8192, 16384, n - 3]), `PHP message: ${long}`);
+  assert.equal(run([`${long}\n`], (n) => [1, 8192, 16384, n - 3], new StderrMessages(Infinity)), `PHP message: ${long}`);
+  assert.equal(run([`${long}\n`], (n) => [1, 8192, 16384, n - 3]), `PHP message: ${long.slice(0, DEFAULT_CAP - 3)}...`);
   const many = '\n'.repeat(5000);
   assert.equal(run([many], (n) => [n >> 1]), `PHP message: ${'; PHP message: '.repeat(4999)}`);
+});
+
+test('log_limit: a PHP message is cut where php-fpm\'s worker cuts it (php-src log-bm-limit-2048-msg-4000), whatever the pieces', () => {
+  // log_limit 2048, "NOTICE: " prefix: the message keeps 2048 - 8 - 13 - 1 = 2026 bytes, the last three "...".
+  const cap = 2048 - 8 - 13 - 1;
+  const fresh = (): StderrMessages => new StderrMessages(cap);
+  const msg = (n: number): string => 't'.repeat(n);
+  for (const n of [cap - 1, cap]) {
+    assert.equal(run([`${msg(n)}\n`], () => [], fresh()), `PHP message: ${msg(n)}`, `${n} bytes: whole`);
+  }
+  for (const n of [cap + 1, 4000]) {
+    const want = `PHP message: ${msg(cap - 3)}...`;
+    assert.equal(run([`${msg(n)}\n`], () => [], fresh()), want, `${n} bytes: cut`);
+    for (const c of [1, cap - 4, cap - 3, cap - 2, cap - 1, cap, cap + 1]) {
+      assert.equal(run([`${msg(n)}\n`], () => [c], fresh()), want, `${n} bytes, cut at ${c}`);
+    }
+    assert.equal(run([`${msg(n)}\n`, 'next\n'], () => [cap - 2], fresh()), `${want}; PHP message: next`, 'the next message is whole');
+  }
+  // A PHP error's inner newlines count; the rest of a cut message is still read for its end.
+  const trace = `PHP Fatal error:  ${'e'.repeat(cap)}\nStack trace:\n  thrown in /x on line 2`;
+  assert.equal(run([`${trace}\nafter\n`], (n) => Array.from({ length: n }, (_, i) => i), fresh()),
+    `PHP message: PHP Fatal error:  ${'e'.repeat(cap - 3 - 18)}...; PHP message: after`);
+});
+
+test('onMessage gets each message as cut when it ends, and php-fpm\'s own ones with their kind', () => {
+  const seen: Array<[MessageKind, string]> = [];
+  const m = new StderrMessages(20, (k, t) => seen.push([k, t]));
+  const W = 'PHP Warning:  w in /x on line 1';
+  const out = run([`one\n${W}\nfor sure longer than twenty\nAccess to the script '/x.txt' has been denied\n`], (n) => [n >> 1], m);
+  assert.equal(out, `PHP message: one; PHP message: ${W.slice(0, 17)}...; PHP message: for sure longer t...; Access to the script '/x.txt' has been denied`);
+  m.external('Primary script unknown');
+  assert.deepEqual(seen, [
+    ['php', 'one'], ['php', `${W.slice(0, 17)}...`], ['php', 'for sure longer t...'],
+    ['access', "Access to the script '/x.txt' has been denied"], ['unknown', 'Primary script unknown'],
+  ]);
 });
