@@ -153,7 +153,6 @@ export class Child implements ScanSink {
     this.lastChange = Date.now();
     this.req = req;
     this.last = req;
-    req.startedAt = performance.now();
     req.child = this;
     this.first = true;
     const p = req.pending;

@@ -25,7 +25,7 @@ import { preparePoolPhp } from '../php/pool-php.js';
 import { StatusResponder } from '../status/responder.js';
 import type { StatusSource } from '../status/collect.js';
 import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
-import type { PathSettings } from '../request-env/fpm-env.js';
+import type { PathProbe, PathSettings } from '../request-env/fpm-env.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -285,7 +285,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (reserved !== null) {
       req.client.reserved = null;
       this.reservations.delete(req.client);
-      if (reserved.usable) { reserved.engage(req); return; }
+      if (reserved.usable) {
+        reserved.engage(req);
+        this.activate(reserved);
+        return;
+      }
     }
     const child = this.takeIdle();
     if (child !== null) {
@@ -331,11 +335,26 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   }
 
   get pathSettings(): PathSettings { return this.requestEnv.settings; }
+  get pathProbe(): PathProbe { return this.requestEnv.probe; }
 
-  /** A child took a request or was held for a connection. */
+  /**
+   * A child took a request or was held for a connection: the status page's
+   * durations and max active processes. Only a pool with a page (nobody else
+   * sees them) pays for the clock and the set.
+   */
   private activate(child: Child): void {
+    if (this.status === null) return;
+    const req = child.req;
+    if (req !== null) req.startedAt = performance.now();
     this.busy.add(child);
     if (this.busy.size > this.maxActive) this.maxActive = this.busy.size;
+  }
+
+  /** The request a child ran (if any) is over: when, for the status page. */
+  private deactivate(child: Child): void {
+    this.busy.delete(child);
+    const last = child.last;
+    if (last !== null && last.finished && last.endedAt === 0) last.endedAt = performance.now();
   }
 
   abort(req: Request): void {
@@ -398,9 +417,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   // ---- ChildOwner (php-cgi side)
 
   childFree(child: Child): void {
-    this.busy.delete(child);
-    const last = child.last;
-    if (last !== null && last.finished && last.endedAt === 0) last.endedAt = performance.now();
+    if (this.status !== null) this.deactivate(child);
     if (child.state !== 'idle') return;
     const max = this.cfg.pmMaxRequests;
     // Replaced when it exits, like php-fpm's pm.max_requests.

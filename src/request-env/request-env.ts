@@ -31,7 +31,7 @@ export class RequestEnv {
 
   constructor(
     readonly settings: PathSettings,
-    private readonly probe: PathProbe = fsProbe,
+    readonly probe: PathProbe = fsProbe,
     /** prepare() also returns php-fpm's request_uri (the pool has a status or ping page). */
     private readonly wantUri = false,
   ) {

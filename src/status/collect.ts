@@ -12,8 +12,7 @@ import * as fs from 'node:fs';
 import type { PoolConfig } from '../config/types.js';
 import type { Child } from '../pool/child.js';
 import type { Request } from '../pool/request.js';
-import type { PathSettings } from '../request-env/fpm-env.js';
-import { fsProbe } from '../request-env/request-env.js';
+import type { PathProbe, PathSettings } from '../request-env/fpm-env.js';
 import type { PoolStatus, ProcessState, ProcessStatus } from './snapshot.js';
 import { requestInfo, type RequestInfo } from './request-info.js';
 
@@ -30,7 +29,9 @@ export interface StatusSource {
   readonly children: ReadonlySet<Child>;
   /** Requests and unread connections waiting for a child now. */
   listenQueue(): number;
+  /** How the pool's children see the file system (chroot), for php-fpm's path computation. */
   readonly pathSettings: PathSettings;
+  readonly pathProbe: PathProbe;
 }
 
 export interface CollectOptions {
@@ -82,7 +83,7 @@ const usOf = (ms: number): number => Math.max(0, Math.round(ms * 1000));
 
 export function collectStatus(src: StatusSource, o: CollectOptions): PoolStatus {
   const nowSec = Math.floor(o.nowMs / 1000);
-  const info = (r: Request): RequestInfo => requestInfo(r.params, src.pathSettings, fsProbe);
+  const info = (r: Request): RequestInfo => requestInfo(r.params, src.pathSettings, src.pathProbe);
   let idle = 0;
   let active = 0;
   const processes: ProcessStatus[] = [];
@@ -103,7 +104,8 @@ export function collectStatus(src: StatusSource, o: CollectOptions): PoolStatus 
     } else if (state === 'Running') {
       requests++;
       const r = c.req!;
-      duration = usOf(o.nowPerf - r.startedAt);
+      // startedAt is 0 for a request engaged without the pool's bookkeeping (a reload's hand-over).
+      duration = r.startedAt > 0 ? usOf(o.nowPerf - r.startedAt) : usOf(o.nowMs - c.lastChange);
       if (o.full) req = info(r);
     } else if (state === 'Reading headers') {
       requests++;
@@ -111,7 +113,7 @@ export function collectStatus(src: StatusSource, o: CollectOptions): PoolStatus 
     } else if (c.last !== null) {
       // Idle: php-fpm keeps the last request's figures until the next one starts.
       const r = c.last;
-      duration = usOf((r.endedAt || o.nowPerf) - r.startedAt);
+      duration = r.startedAt > 0 ? usOf((r.endedAt || o.nowPerf) - r.startedAt) : 0;
       if (o.full) req = info(r);
     }
     if (state === 'Idle') idle++;

@@ -21,7 +21,7 @@ function source(children: Child[], extra: Partial<StatusSource> = {}): StatusSou
   return {
     name: 'www', cfg: { pm: 'dynamic', listenBacklog: 511 } as PoolConfig, startedAt: NOW - 20_500, acceptedConn: 9,
     maxActive: 1, maxChildrenReached: 2, maxListenQueue: 4, children: new Set(children), listenQueue: () => 3,
-    pathSettings: DEFAULT_PATH_SETTINGS, ...extra,
+    pathSettings: DEFAULT_PATH_SETTINGS, pathProbe: { resolves: () => false, isFile: () => false }, ...extra,
   };
 }
 const GET_STATUS = { SCRIPT_FILENAME: '/nonexistent/status', SCRIPT_NAME: '/status', QUERY_STRING: 'json&full', REQUEST_METHOD: 'GET' };
