@@ -30,13 +30,19 @@ export function preparePoolPhp(
   userEnv: { USER?: string; HOME?: string },
   /** Static pool under one php-cgi parent (PHP_FCGI_CHILDREN in its environment). */
   shared: boolean,
+  /**
+   * A chrooted pool (php/isolation.ts): the children's own php-cgi options and
+   * the shim's path inside the jail; php-cgi is still asked outside, with `php`.
+   */
+  jail: { php: InterpreterOptions; shimRef: string } | null = null,
 ): PoolPhp {
   const bare = buildSpawnPlan(cfg, php, null, process.env, userEnv);
   const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI], ['PHP_VERSION']);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
   const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
   const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
-  const hide = tsfpmOnlyEnv(cfg, bare.env, process.env, shared);
+  const childPhp = jail?.php ?? php;
+  const hide = tsfpmOnlyEnv(cfg, jail === null ? bare.env : buildSpawnPlan(cfg, childPhp, null, process.env, userEnv).env, process.env, shared);
   // Nothing to check and nothing to hide: no per-request include at all.
   const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0;
   if (needShim) {
@@ -45,7 +51,7 @@ export function preparePoolPhp(
       scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide,
     }), { mode: 0o644 });
   }
-  const plan = buildSpawnPlan(cfg, php, needShim ? shimPath : null, process.env, userEnv);
+  const plan = buildSpawnPlan(cfg, childPhp, needShim ? jail?.shimRef ?? shimPath : null, process.env, userEnv);
   return { plan, paths, sapi, probeError: ini instanceof Error ? ini : null };
 }
 

@@ -58,8 +58,11 @@ export function buildSpawnPlan(
   return { command: php.phpCgi, args, env };
 }
 
-/** `name` is absent for a numeric uid without a passwd entry (php-fpm then calls no initgroups()). */
-export interface Credentials { uid: number; gid: number; name?: string }
+/**
+ * `name` is absent for a numeric uid without a passwd entry; `groups`, when
+ * set, is the supplementary list resolved on the host (a jail has no /etc/group).
+ */
+export interface Credentials { uid: number; gid: number; name?: string; groups?: number[] }
 
 /**
  * Runs the plan through util-linux's setpriv: the child gets SIGTERM (php-cgi's
@@ -70,7 +73,14 @@ export interface Credentials { uid: number; gid: number; name?: string }
  */
 export function wrapWithSetpriv(plan: SpawnPlan, setpriv: string, creds: Credentials | null): SpawnPlan {
   const args = ['--pdeathsig', 'TERM'];
-  // setpriv refuses --init-groups for a uid that has no passwd entry.
-  if (creds !== null) args.push('--reuid', String(creds.uid), '--regid', String(creds.gid), creds.name !== undefined ? '--init-groups' : '--keep-groups');
+  if (creds !== null) {
+    args.push('--reuid', String(creds.uid), '--regid', String(creds.gid));
+    if (creds.groups !== undefined) args.push('--groups', creds.groups.join(','));
+    else if (creds.name !== undefined) args.push('--init-groups');
+    // php-fpm calls initgroups("4321", gid) for a uid without a passwd entry:
+    // the gid alone (setpriv refuses --init-groups there, and --keep-groups
+    // would hand the master's own groups, root's, to the children).
+    else args.push('--groups', String(creds.gid));
+  }
   return { command: setpriv, args: [...args, '--', plan.command, ...plan.args], env: plan.env };
 }

@@ -8,7 +8,7 @@ import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, workerDropLine, workerStartLines, type AllowedClients } from '../net/address.js';
 import { openListener, type Listener, type ListenLog, type ListenOptions } from '../net/listener.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
-import { wrapWithSetpriv, type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
+import { type Credentials, type InterpreterOptions, type SpawnPlan } from '../php/spawn-plan.js';
 import { launchPhpCgi, type LaunchOptions } from '../php/launch.js';
 import { titledPlan } from '../php/proc-title.js';
 import type { ChildProcess } from 'node:child_process';
@@ -19,7 +19,9 @@ import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput, messageCap } from './worker-output.js';
 import { StderrMessages, type MessageKind } from './reply-stderr.js';
-import { RequestEnv, fsProbe } from '../request-env/request-env.js';
+import { RequestEnv, chrootProbe, fsProbe } from '../request-env/request-env.js';
+import { prepareIsolation } from '../php/isolation.js';
+import { isCrashSignal } from './emergency.js';
 import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
 import { preparePoolPhp } from '../php/pool-php.js';
 import { StatusResponder } from '../status/responder.js';
@@ -34,6 +36,8 @@ export interface PoolContext {
   isRoot: boolean;
   /** process.max: false when starting one more child would exceed it. */
   mayStart(): boolean;
+  /** A child crashed (emergency_restart_threshold: src/pool/emergency.ts says what counts). */
+  crashed?(): void;
 }
 
 export type PoolState = 'normal' | 'finishing' | 'terminating';
@@ -66,6 +70,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   /** Shared mode (static pools): one php-cgi parent forks pm.max_children workers. */
   private parent: ChildProcess | null = null;
   private parentSeq = 0;
+  /** Shared mode: workers of a parent that died (killed with its group, not crashed). */
+  private readonly orphans = new Set<number>();
+  /** What each new worker says into its stderr as php-fpm's would (a limit it could not set). */
+  private startLines: string[] = [];
   private probe: Buffer | null = null;
   private seq = 0;
   private spawnRate = 1;
@@ -115,7 +123,6 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     // pm.status_listen's hidden pool: no child, the master answers (src/status/status-listen.ts).
     if (this.cfg.hidden) return;
     const cfg = this.cfg;
-    const shimPath = path.join(this.ctx.rundir, `${this.name}.prepend.php`);
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -126,25 +133,30 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
         creds = { uid: u.uid, gid: g?.gid ?? u.gid, name: u.name };
       }
     }
-    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode);
+    // rlimits, chroot, chdir, groups (src/php/isolation.ts); tsfpm's own PHP files go where the children see them.
+    const iso = prepareIsolation({ cfg, isRoot: this.ctx.isRoot, rundir: this.ctx.rundir, php: this.ctx.php, creds, userEnv });
+    for (const n of iso.notes) this.ctx.log[n.level](n.text);
+    this.startLines = iso.startLines;
+    const shimPath = path.join(iso.ownDir, `${this.name}.prepend.php`);
+    const shimRef = path.join(iso.ownRef, `${this.name}.prepend.php`);
+    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode, iso.chroot === null ? null : { php: iso.childPhp, shimRef });
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
-    this.requestEnv = new RequestEnv(php.paths, fsProbe, this.status !== null);
+    this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
     if (this.status !== null) this.status.sapi = php.sapi;
     let plan = php.plan;
     // `php-fpm: pool NAME` in ps (src/php/proc-title.ts); set at exec, free afterwards.
     const titled = titledPlan(plan, this.name);
     if (titled instanceof Error) this.ctx.log.debug(`[pool ${this.name}] children keep php-cgi's process title: ${titled.message}`);
     else plan = titled;
-    if (SETPRIV !== null) plan = wrapWithSetpriv(plan, SETPRIV, creds);
-    else if (creds !== null) {
+    plan = iso.wrap(plan);
+    if (SETPRIV === null && creds !== null) {
       this.ctx.log.warning(`[pool ${this.name}] setpriv (util-linux) not found: children run as uid ${creds.uid} without supplementary groups`);
     }
     this.plan = plan;
-    this.spawnOpts = { cwd: cfg.chdir ?? undefined, catchOutput: cfg.catchWorkersOutput, ...(SETPRIV === null && creds !== null ? { uid: creds.uid, gid: creds.gid } : {}) };
+    this.spawnOpts = { cwd: iso.cwd, catchOutput: cfg.catchWorkersOutput, ...(SETPRIV === null && creds !== null ? { uid: creds.uid, gid: creds.gid } : {}) };
     if (this.sharedMode) {
-      const whoami = path.join(this.ctx.rundir, 'whoami.php');
-      fs.writeFileSync(whoami, '<?php echo getmypid();', { mode: 0o644 });
-      this.probe = whoamiRequest(whoami);
+      fs.writeFileSync(path.join(iso.ownDir, 'whoami.php'), '<?php echo getmypid();', { mode: 0o644 });
+      this.probe = whoamiRequest(path.join(iso.ownRef, 'whoami.php'));
       const sock = this.spawnParent();
       for (let i = 0; i < cfg.pmMaxChildren; i++) {
         const slot = new Child(++this.seq, sock, this, null, this.probe);
@@ -189,6 +201,9 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       const how = signal !== null ? `on signal ${os.constants.signals[signal] ?? 0} (${signal})` : `with code ${code ?? 0}`;
       if (this.state === 'normal') {
         this.ctx.log.warning(`[pool ${this.name}] php-cgi parent ${pid} exited ${how} after ${formatElapsed(startedHr)} seconds from start`);
+        // Its workers go with it: their disappearance is not a crash of theirs.
+        for (const c of this.children) if (c.pid > 0) this.orphans.add(c.pid);
+        if (isCrashSignal(signal)) this.ctx.crashed?.();
         // Its workers have no parent-death signal and would live on under init,
         // serving old connections. php-cgi calls setsid() before it forks them,
         // so the parent's pid is their process group: end the whole group, not
@@ -220,7 +235,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (announce) this.ctx.log.notice(`[pool ${this.name}] child ${child.pid} started`);
     else this.ctx.log.debug(`[pool ${this.name}] child ${child.pid} started`);
     // Later, as a worker's own output arrives: after "ready to handle connections".
-    setImmediate(() => this.workerSays(child.pid, workerStartLines(this.allowed)));
+    setImmediate(() => this.workerSays(child.pid, [...this.startLines, ...workerStartLines(this.allowed)]));
     this.childFree(child);
     return child;
   }
@@ -449,13 +464,15 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const secs = formatElapsed(startedHr);
     if (expected) this.ctx.log.notice(`[pool ${this.name}] child ${pid} exited after ${secs} seconds from start (retired after ${requests} requests)`);
     else if (this.state === 'normal') this.ctx.log.warning(`[pool ${this.name}] child ${pid} exited unexpectedly after ${secs} seconds from start`);
+    // Its signal is the parent's to see: a worker gone unasked counts as a crash (emergency.ts).
+    if (!expected && !this.orphans.delete(pid) && this.state === 'normal') this.ctx.crashed?.();
     this.output.close(pid);
   }
 
   workerStarted(child: Child, replacement: boolean): void {
     // As php-fpm: initial spawns at DEBUG, replacements at NOTICE.
     if (this.state === 'normal') this.ctx.log[replacement ? 'notice' : 'debug'](`[pool ${this.name}] child ${child.pid} started`);
-    this.workerSays(child.pid, workerStartLines(this.allowed));
+    this.workerSays(child.pid, [...this.startLines, ...workerStartLines(this.allowed)]);
   }
 
   /**
@@ -514,6 +531,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       this.ctx.log.debug(`[pool ${this.name}] child ${child.pid} has been killed by the process management after ${secs} seconds from start`);
     }
     this.ctx.log[level](msg);
+    if (normal && isCrashSignal(signal)) this.ctx.crashed?.();
     if (normal && !child.pmKilled) this.spawnChild(true);
     if (this.children.size === 0 && this.onEmpty !== null) this.onEmpty();
   }

@@ -9,6 +9,7 @@ import { pickParams } from '../fastcgi/params.js';
 import type { Request } from '../pool/request.js';
 import { fpmEnv, needsFpmEnv, quickRequestUri, type PathProbe, type PathSettings } from './fpm-env.js';
 import { paramsForPhpCgi, replaceParams } from './forward.js';
+import { resolveInJail } from './jail-path.js';
 
 const NAMES = ['SCRIPT_FILENAME', 'PATH_INFO', 'SERVER_SOFTWARE'] as const;
 // Picked in the same walk when php-fpm's request_uri is wanted.
@@ -25,6 +26,17 @@ export const fsProbe: PathProbe = {
     }
   },
 };
+
+/** The same answers for a chrooted pool: paths are the jail's (php-fpm's worker looks them up after chroot()). */
+export function chrootProbe(root: string): PathProbe {
+  return {
+    resolves: (p) => resolveInJail(root, p) !== null,
+    isFile: (p) => {
+      const host = resolveInJail(root, p);
+      return host !== null && fsProbe.isFile(host);
+    },
+  };
+}
 
 export class RequestEnv {
   private readonly names: readonly string[];

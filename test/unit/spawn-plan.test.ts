@@ -136,7 +136,11 @@ test('wrapWithSetpriv: parent-death signal always, credentials only when given',
   assert.deepEqual(plain.env, { A: 'b' });
   const dropped = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 33, gid: 34, name: 'www-data' });
   assert.deepEqual(dropped.args, ['--pdeathsig', 'TERM', '--reuid', '33', '--regid', '34', '--init-groups', '--', 'php-cgi', '-d', 'x=1']);
-  // A numeric uid without a passwd entry: setpriv refuses --init-groups, php-fpm calls no initgroups().
+  // A numeric uid without a passwd entry: setpriv refuses --init-groups; php-fpm's
+  // initgroups("4321", gid) leaves the gid alone (checked with php-fpm8.2), not the master's groups.
   const numeric = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 4321, gid: 0 });
-  assert.deepEqual(numeric.args, ['--pdeathsig', 'TERM', '--reuid', '4321', '--regid', '0', '--keep-groups', '--', 'php-cgi', '-d', 'x=1']);
+  assert.deepEqual(numeric.args, ['--pdeathsig', 'TERM', '--reuid', '4321', '--regid', '0', '--groups', '0', '--', 'php-cgi', '-d', 'x=1']);
+  // Groups resolved on the host (a chroot has no /etc/group).
+  const listed = wrapWithSetpriv(plan, '/usr/bin/setpriv', { uid: 33, gid: 34, name: 'www-data', groups: [34, 50] });
+  assert.deepEqual(listed.args, ['--pdeathsig', 'TERM', '--reuid', '33', '--regid', '34', '--groups', '34,50', '--', 'php-cgi', '-d', 'x=1']);
 });
