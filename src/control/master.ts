@@ -151,18 +151,19 @@ class Master implements ReloadHost {
       }
     });
     // php-fpm 8.2 (Debian's, observed) reloads on HUP as on USR2.
-    process.on('SIGUSR2', () => this.reload());
-    process.on('SIGHUP', () => this.reload());
+    process.on('SIGUSR2', () => this.requestReload());
+    process.on('SIGHUP', () => this.requestReload());
     return done;
   }
 
   /**
    * php-fpm's fpm_pctl() rules: the NOTICE is logged for every signal, a
    * duplicate is ignored, reloading gives way to finishing and terminating,
-   * finishing to terminating, terminating to nothing.
+   * finishing to terminating, terminating to nothing. `announce` = false for
+   * a reload php-fpm starts without that NOTICE (emergency restart).
    */
-  private reload(): void {
-    this.log.notice('Reloading in progress ...');
+  requestReload(announce = true): void {
+    if (announce) this.log.notice('Reloading in progress ...');
     if (this.state !== 'normal') return;
     this.state = 'reloading';
     reload(this).then(

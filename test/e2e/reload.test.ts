@@ -114,6 +114,7 @@ for (const keepalive of [0, 8]) {
         await until('more load', () => load.count >= seen + 40);
       }
       const r = await load.stop();
+      if (process.env.TSFPM_TEST_VERBOSE === '1') process.stderr.write(`reload under load: ${describeLoad(r)}\n`);
       assert.equal(r.errors.size, 0, describeLoad(r));
       assert.equal(r.non2xx.size, 0, describeLoad(r));
       assert.deepEqual(r.badBodies, [], describeLoad(r));

@@ -15,6 +15,8 @@ export interface LoadResult {
   lastBodies: string[];
   /** 2xx answers whose body failed `check`. */
   badBodies: string[];
+  /** The slowest answer, in ms. */
+  maxMs: number;
 }
 
 export interface LoadOptions {
@@ -38,7 +40,7 @@ export interface Load {
 
 export function startLoad(o: LoadOptions): Load {
   const agent = new http.Agent({ keepAlive: o.keepAlive ?? true, maxSockets: o.concurrency });
-  const result: LoadResult = { requests: 0, ok: 0, non2xx: new Map(), errors: new Map(), lastBodies: [], badBodies: [] };
+  const result: LoadResult = { requests: 0, ok: 0, non2xx: new Map(), errors: new Map(), lastBodies: [], badBodies: [], maxMs: 0 };
   const post = Buffer.alloc(o.postBytes ?? 2048, 'x');
   const deadline = Date.now() + (o.maxMs ?? 60_000);
   let stopped = false;
@@ -47,6 +49,7 @@ export function startLoad(o: LoadOptions): Load {
   };
   const one = (n: number): Promise<void> => new Promise((resolve) => {
     const isPost = n % 2 === 1;
+    const t0 = performance.now();
     const req = http.request(o.url, {
       agent, method: isPost ? 'POST' : 'GET',
       headers: isPost ? { 'content-type': 'application/octet-stream', 'content-length': post.length } : {},
@@ -57,6 +60,7 @@ export function startLoad(o: LoadOptions): Load {
       res.on('end', () => {
         clearTimeout(timer);
         result.requests++;
+        result.maxMs = Math.max(result.maxMs, performance.now() - t0);
         const status = res.statusCode ?? 0;
         const body = Buffer.concat(chunks).toString('utf8');
         if (status >= 200 && status < 300) {
@@ -89,5 +93,5 @@ export function startLoad(o: LoadOptions): Load {
 
 /** One line for assertion messages. */
 export function describeLoad(r: LoadResult): string {
-  return `${r.requests} requests, ${r.ok} 2xx, non-2xx ${JSON.stringify([...r.non2xx])}, errors ${JSON.stringify([...r.errors])}, bad bodies ${r.badBodies.length}`;
+  return `${r.requests} requests (slowest ${Math.round(r.maxMs)} ms), ${r.ok} 2xx, non-2xx ${JSON.stringify([...r.non2xx])}, errors ${JSON.stringify([...r.errors])}, bad bodies ${r.badBodies.length}`;
 }
