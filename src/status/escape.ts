@@ -116,7 +116,6 @@ export function phpHtmlEscape(s: string): string {
 
 /** What must be escaped for a JSON string to stay valid: `"`, `\` and control characters. */
 export function plainJson(s: string): string {
-  // eslint-disable-next-line no-control-regex
   if (!/["\\\x00-\x1f]/.test(s)) return s;
   let out = '';
   for (const ch of s) {
