@@ -1,16 +1,36 @@
 // Asks php-cgi, started exactly as a pool's children are (same php.ini,
 // conf.d, -d values), for the effective value of a few ini settings the
 // master needs (cgi.fix_pathinfo decides how php-fpm reads the request's
-// paths). One helper run per pool at start, ~25 ms; never on the request path.
+// paths). One helper run per pool at start (shared by alike pools), ~25 ms;
+// never on the request path.
 import { execFileSync } from 'node:child_process';
 import type { SpawnPlan } from './spawn-plan.js';
 import { helperEnv } from './helper-env.js';
+
+type Probe = Record<string, string | null> | Error;
+
+// Pools started together (a start, a reload: one synchronous run) with the
+// same interpreter setup share one helper run: 129 alike pools took 3-4 s to
+// start on a loaded 2-core machine (php-src bug80024-socket-reduced-inherit
+// allows 3). Forgotten once the event loop turns, so a reload asks again
+// (php.ini may have changed).
+const recent = new Map<string, Probe>();
 
 /**
  * The values, or an Error saying why php-cgi could not tell. `constants`
  * (e.g. PHP_VERSION) are returned under their own names next to the settings.
  */
-export function probeIni(plan: SpawnPlan, names: readonly string[], constants: readonly string[] = []): Record<string, string | null> | Error {
+export function probeIni(plan: SpawnPlan, names: readonly string[], constants: readonly string[] = []): Probe {
+  const key = JSON.stringify([plan.command, plan.args, plan.env, names, constants]);
+  const hit = recent.get(key);
+  if (hit !== undefined) return hit;
+  const result = runProbe(plan, names, constants);
+  if (recent.size === 0) setImmediate(() => recent.clear());
+  recent.set(key, result);
+  return result;
+}
+
+function runProbe(plan: SpawnPlan, names: readonly string[], constants: readonly string[]): Probe {
   const script = `<?php echo json_encode(array_merge(array_map(fn ($n) => ini_get($n) === false ? null : ini_get($n), ${JSON.stringify(names)}), ` +
     `array_map(fn ($c) => defined($c) ? (string) constant($c) : null, ${JSON.stringify(constants)})));`;
   try {
