@@ -69,6 +69,7 @@ function prepare(opts: CliOptions, log: ErrorLog): number | null {
     try {
       log.configure({
         errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, daemonize: g.daemonize,
+        syslogIdent: g.syslogIdent, syslogFacility: g.syslogFacility,
         forceStderr: opts.forceStderr,
       });
     } catch (e) {

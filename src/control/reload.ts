@@ -270,7 +270,7 @@ function applyGlobals(host: ReloadHost, r: Extract<LoadResult, { ok: true }>): v
   upTo(r.openAt);
   if (g.errorLog !== host.current.config.global.errorLog) {
     try {
-      log.configure({ errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, daemonize: host.daemonize, forceStderr: opts.forceStderr });
+      log.configure({ errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, syslogIdent: g.syslogIdent, syslogFacility: g.syslogFacility, daemonize: host.daemonize, forceStderr: opts.forceStderr });
       if (process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
       if (host.daemonize) pointStderrAt(log.fd);
     } catch (e) {

@@ -7,6 +7,7 @@
 // JSON lines are the point.
 import SonicBoom from 'sonic-boom';
 import type { Logger } from 'pino';
+import { Syslog, syslogPri } from './syslog.js';
 import fs from 'node:fs';
 import os from 'node:os';
 
@@ -96,6 +97,8 @@ export interface ErrorLogTarget {
   logLevel?: LogLevel;
   logLimit?: number;
   logBuffering?: boolean;     // log_buffering (worker output records, src/log/zlog-stream.ts)
+  syslogIdent?: string;       // syslog.ident, syslog.facility (error_log = syslog)
+  syslogFacility?: string;
   daemonize: boolean;
   forceStderr?: boolean;      // -O
 }
@@ -114,6 +117,9 @@ export class ErrorLog {
   private buffering = true;
   private file: (Writer & { reopen(): void }) | null = null;
   private toStderr = true;
+  /** error_log = syslog (not in the foreground on a TTY or with -O): src/log/syslog.ts. */
+  private syslog: Syslog | null = null;
+  private syslogFacility = 'DAEMON';
   private launched = false;
   private readonly stderr: Writer;
   private readonly now: () => Date;
@@ -129,10 +135,17 @@ export class ErrorLog {
     this.limit = t.logLimit;
     if (t.logBuffering !== undefined) this.buffering = t.logBuffering;
     const foregroundStderr = !t.daemonize && (stderrIsTty || Boolean(t.forceStderr));
-    // TODO(syslog): `error_log = syslog` is written to stderr as `[LEVEL] msg` lines for now.
-    if (foregroundStderr || t.errorLog === 'syslog') {
+    if (foregroundStderr) {
       this.closeFile();
       this.toStderr = true;
+      return;
+    }
+    if (t.errorLog === 'syslog') {
+      this.closeFile();
+      const stderr = this.stderr;
+      this.syslogFacility = t.syslogFacility ?? 'DAEMON';
+      this.syslog = new Syslog({ ident: t.syslogIdent ?? 'php-fpm', facility: this.syslogFacility, fallback: (l) => stderr.write(`${l}\n`) });
+      this.toStderr = false;
       return;
     }
     const dest = new SonicBoom({ dest: t.errorLog, append: true, sync: true, mode: 0o600, mkdir: false });
@@ -196,9 +209,18 @@ export class ErrorLog {
   log(level: LogLevel, msg: string, syserror = false): void {
     if (RANK[level] < RANK[this.level]) return;
     if (this.json !== null) { this.json[level](truncate(msg, this.limit, syserror)); return; }
+    if (this.syslog !== null) { this.toSyslog(level, msg, syserror); return; }
     const date = this.now();
     const line = formatLine(level, msg, date, { debug: this.level === 'debug', limit: this.limit, syserror });
     this.writeLine(line, RANK[level] >= RANK.notice);
+  }
+
+  /** `[LEVEL] msg` (debug: `[LEVEL] fn(), line N: msg`), at log_level's priority; NOTICE+ copied to stderr until started. */
+  private toSyslog(level: LogLevel, msg: string, syserror: boolean): void {
+    const head = `[${level.toUpperCase()}] ${this.level === 'debug' ? 'tsfpm(), line 0: ' : ''}`;
+    const line = truncate(head + msg, this.limit, syserror);
+    (this.syslog as Syslog).send(syslogPri(this.syslogFacility, this.level), line);
+    if (!this.launched && RANK[level] >= RANK.notice) this.stderr.write(`${line}\n`);
   }
 
   /**
@@ -228,6 +250,8 @@ export class ErrorLog {
       for (const line of bytes.split('\n')) if (line !== '') this.json.warning(line);
       return;
     }
+    // With error_log = syslog php-fpm's stderr is /dev/null: worker output is lost there.
+    if (this.syslog !== null) return;
     const data = Buffer.from(bytes, 'latin1');
     if (this.toStderr || !this.file) { this.stderr.write(data); return; }
     const fd = this.file.fd;
@@ -235,10 +259,6 @@ export class ErrorLog {
     try { fs.writeSync(fd, data); } catch { /* as php-fpm's zend_quiet_write */ }
   }
 
-  /** A pre-formatted record, no timestamp (decorate_workers_output = no). */
-  raw(text: string): void {
-    this.writeLine(text + '\n', false);
-  }
 
   /** Bare line without timestamp, e.g. the empty line after `test is successful`. */
   plain(text: string): void { this.writeLine(text + '\n', true); }
@@ -247,12 +267,15 @@ export class ErrorLog {
   close(): void { this.closeFile(); this.toStderr = true; }
 
   private writeLine(line: string, copyBeforeLaunch: boolean): void {
+    if (this.syslog !== null) { this.syslog.send(syslogPri(this.syslogFacility, this.level), line.replace(/\n$/, '')); return; }
     if (this.toStderr || !this.file) { this.stderr.write(line); return; }
     this.file.write(line);
     if (!this.launched && copyBeforeLaunch) this.stderr.write(line);
   }
 
   private closeFile(): void {
+    this.syslog?.close();
+    this.syslog = null;
     if (!this.file) return;
     try { this.file.flushSync?.(); } catch { /* nothing buffered */ }
     this.file.destroy?.();
