@@ -500,7 +500,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   }
 
   requestEnded(child: Child): void {
-    if (this.cfg.catchWorkersOutput) this.output.requestEnded(child.pid);
+    if (!this.cfg.catchWorkersOutput) return;
+    this.output.requestEnded(child.pid);
+    // A shared parent's workers write into the parent's pipes (logged under its pid).
+    if (child.shared && this.parent?.pid !== undefined) this.output.requestEnded(this.parent.pid);
   }
 
   phpMessages(child: Child): StderrMessages {
