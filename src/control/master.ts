@@ -16,14 +16,35 @@ import { createRundir, sweepStaleRundirs } from './rundir.js';
 import { setListenLog } from '../net/listener.js';
 import { drainPools, type Drain } from './drain.js';
 import { reload, type Generation, type MasterState, type ReloadHost } from './reload.js';
+import { apparmorRefusal, applyMasterLimits, applyMasterPriority } from '../php/isolation.js';
+import { CrashWindow } from '../pool/emergency.js';
+import { SystemdMonitor, SystemdNotifier, type Figures } from './systemd.js';
 
 
 export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorLog): Promise<number> {
   const daemonize = opts.daemonize ?? config.global.daemonize;
+  // [global] rlimit_*, before the fork as php-fpm's fpm_unix_init_main(); apparmor_hat cannot be honoured.
+  const refusal = applyMasterLimits(config.global) ?? config.pools.map((p) => apparmorRefusal(p)).find((r) => r !== null) ?? null;
+  if (refusal !== null) {
+    log.error(refusal);
+    log.error('FPM initialization failed');
+    return EXIT_CONFIG;
+  }
   const launcherExit = await daemonizeIfAsked(daemonize);
   if (launcherExit !== null) return launcherExit;
 
   const isRoot = process.geteuid?.() === 0;
+  if (config.global.processPriority !== null) {
+    if (!isRoot) log.notice("'process.priority' directive is ignored when FPM is not running as root");
+    else {
+      const err = applyMasterPriority(config.global.processPriority);
+      if (err !== null) {
+        log.syserror('error', 'Unable to set priority for the master process', err as NodeJS.ErrnoException);
+        log.error('FPM initialization failed');
+        return EXIT_CONFIG;
+      }
+    }
+  }
   for (const dir of sweepStaleRundirs()) log.debug(`removed ${dir}, left behind by a master that is gone`);
   const rundir = createRundir();
   const ini = chooseIni(opts, process.env);
@@ -71,6 +92,7 @@ export async function runMaster(config: FpmConfig, opts: CliOptions, log: ErrorL
   log.notice(`fpm is running, pid ${process.pid}`);
   for (const pool of pools) pool.start();
   log.notice('ready to handle connections');
+  master.systemd.ready(config.global.systemdInterval);
   reportReady(true, log.fd);
   return done;
 }
@@ -91,6 +113,10 @@ class Master implements ReloadHost {
   private stopTimer: NodeJS.Timeout | null = null;
   private finishing: Drain | null = null;
   private stopping: Pool[] = [];
+  /** emergency_restart_*: recent crashes (emergency.ts), for the running configuration's values. */
+  private faults: CrashWindow | null = null;
+  /** Type=notify (systemd.ts). */
+  readonly systemd: SystemdMonitor;
 
   constructor(
     readonly opts: CliOptions,
@@ -100,6 +126,37 @@ class Master implements ReloadHost {
     config: FpmConfig,
   ) {
     this.current = this.newGeneration(config, env.rundir);
+    const notifier = SystemdNotifier.fromEnv(process.env, (msg) => this.log.warning(msg));
+    this.systemd = new SystemdMonitor(notifier, () => this.figures(), log);
+  }
+
+  /** php-fpm's scoreboard sums for systemd's STATUS line. */
+  private figures(): Figures {
+    const f: Figures = { active: 0, idle: 0, requests: 0, slow: 0 };
+    for (const pool of this.current.pools) {
+      f.requests += pool.acceptedConn;
+      for (const c of pool.children) {
+        if (c.state === 'busy') f.active++;
+        else if (c.state === 'idle') f.idle++;
+      }
+    }
+    return f;
+  }
+
+  /**
+   * A child died of SIGSEGV/SIGBUS (or, in a shared parent, vanished):
+   * php-fpm's emergency restart is a reload once `threshold` such deaths fall
+   * within `interval` seconds (src/pool/emergency.ts).
+   */
+  private crashed(): void {
+    const g = this.current.config.global;
+    if (this.faults?.threshold !== g.emergencyRestartThreshold || this.faults.interval !== g.emergencyRestartInterval) {
+      this.faults = CrashWindow.create(g.emergencyRestartThreshold, g.emergencyRestartInterval);
+    }
+    if (this.faults === null || !this.faults.record(Date.now() / 1000)) return;
+    this.log.warning(this.faults.message());
+    this.faults.reset();
+    this.requestReload(false);
   }
 
   private newGeneration(config: FpmConfig, rundir: string): Generation {
@@ -110,7 +167,8 @@ class Master implements ReloadHost {
       const max = this.current.config.global.processMax;
       return max <= 0 || this.current.pools.reduce((n, p) => n + p.liveCount(), 0) < max;
     };
-    const pools = config.pools.map((p) => new Pool(p, { log, rundir, isRoot, mayStart, php }));
+    const crashed = (): void => this.crashed();
+    const pools = config.pools.map((p) => new Pool(p, { log, rundir, isRoot, mayStart, php, crashed }));
     return { id: this.generations++, config, pools, rundir };
   }
 
@@ -166,12 +224,13 @@ class Master implements ReloadHost {
     if (announce) this.log.notice('Reloading in progress ...');
     if (this.state !== 'normal') return;
     this.state = 'reloading';
+    this.systemd.reloading();
     reload(this).then(
-      () => { if (this.state === 'reloading') this.state = 'normal'; },
+      () => { if (this.state === 'reloading') { this.state = 'normal'; this.systemd.reloaded(); } },
       (err: unknown) => {
         // A bug, not a bad config: say so and keep serving what runs.
         this.log.alert(`reloading failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-        if (this.state === 'reloading') this.state = 'normal';
+        if (this.state === 'reloading') { this.state = 'normal'; this.systemd.reloaded(); }
       },
     );
   }
@@ -180,6 +239,7 @@ class Master implements ReloadHost {
     this.log.notice(graceful ? 'Finishing ...' : 'Terminating ...');
     if (this.state === 'terminating' || (this.state === 'finishing' && graceful)) return;
     this.state = graceful ? 'finishing' : 'terminating';
+    this.systemd.stopping();
     // Every pool, the running configuration's and those still draining after a reload.
     const pools = [...new Set([...this.stopping, ...[this.current, ...this.drains.keys()].flatMap((g) => g.pools)])];
     this.stopping = pools;
@@ -212,6 +272,7 @@ class Master implements ReloadHost {
     fs.rmSync(this.env.rundir, { recursive: true, force: true });
     this.log.notice('exiting, bye-bye!');
     this.log.flush();
-    exit(EXIT_OK);
+    // STOPPING=1 reaches systemd before the master is gone (at most 1 s).
+    void this.systemd.flush().then(() => exit(EXIT_OK));
   }
 }
