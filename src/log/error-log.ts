@@ -247,7 +247,8 @@ export class ErrorLog {
    */
   workerRecord(bytes: string): void {
     if (this.json !== null) {
-      for (const line of bytes.split('\n')) if (line !== '') this.json.warning(line);
+      // The workers' bytes are UTF-8 more often than not; JSON wants text.
+      for (const line of Buffer.from(bytes, 'latin1').toString().split('\n')) if (line !== '') this.json.warning(line);
       return;
     }
     // With error_log = syslog php-fpm's stderr is /dev/null: worker output is lost there.
