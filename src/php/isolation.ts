@@ -10,6 +10,14 @@
 //   perl (process title) → php-cgi
 //
 // process.priority is set by the master on the new pid (Pool.applyPriority).
+// process.dumpable = no (the default): a php-fpm worker that switched to the
+// pool's user is not dumpable (the kernel clears the flag on setuid), so the
+// pool's user can neither ptrace it, read its /proc/PID/environ or mem, nor
+// get a core dump; an exec resets the flag to dumpable, except when the
+// exec'd file is not readable by the new user. Such a pool's children
+// therefore exec a copy of php-cgi that is executable but not readable for
+// them (0711, in the run directory; ~5.5 MB once per generation); with
+// process.dumpable = yes they exec php-cgi itself, dumpable as php-fpm makes them.
 // A limit that cannot be set is left out and the child says so into its
 // stderr as php-fpm's worker does (seen with catch_workers_output); php-fpm's
 // worker carries on without it too.
@@ -181,6 +189,8 @@ export function prepareIsolation(i: IsolationInput): Isolation {
   let binds: Bind[] = [];
   let skel = '';
   let creds = i.creds;
+  // The copy for non-dumpable children, in the directory the children see (the jail's own one).
+  const nonDumpable = i.isRoot && creds !== null && creds.uid !== 0 && !cfg.processDumpable;
   if (chroot !== null) {
     if (UNSHARE === null || PERL === null) throw new Error(`[pool ${cfg.name}] chroot needs unshare (util-linux) and perl, not found`);
     skel = path.join(i.rundir, `${cfg.name}.root`);
@@ -198,13 +208,15 @@ export function prepareIsolation(i: IsolationInput): Isolation {
     if (ini instanceof Error) notes.push({ level: 'warning', text: `[pool ${cfg.name}] php-cgi could not tell which php.ini it reads; the jailed children read none: ${ini.message.split('\n')[0]}` });
     fs.writeFileSync(path.join(ownDir, 'php.ini'), ini instanceof Error ? '' : ini, { mode: 0o644 });
     // The interpreter by its real path: /etc/alternatives is not in the jail.
-    let phpCgi = i.php.phpCgi;
-    try { phpCgi = fs.realpathSync(phpCgi.includes('/') ? phpCgi : which(phpCgi)); } catch { /* as given */ }
+    let phpCgi = realBinary(i.php.phpCgi);
+    if (nonDumpable) phpCgi = path.join(JAIL_OWN, unreadableCopy(phpCgi, ownDir));
     childPhp = {
       phpCgi, phpIni: `${JAIL_OWN}/php.ini`, noPhpIni: false, scanDir: '',
       defines: [`opcache.lockfile_path=${JAIL_OWN}/tmp`, ...i.php.defines],
     };
     if (creds !== null) creds = { ...creds, groups: groupsOf(creds) };
+  } else if (nonDumpable) {
+    childPhp = { ...i.php, phpCgi: path.join(i.rundir, unreadableCopy(realBinary(i.php.phpCgi), i.rundir)) };
   }
   const wd = cfg.chdir ?? '/';
   return {
@@ -231,6 +243,24 @@ function scriptedTitle(plan: SpawnPlan, ownDir: string, ownRef: string): SpawnPl
   if (plan.command !== PERL || plan.args[0] !== '-e' || plan.args[2] !== '--') return plan;
   fs.writeFileSync(path.join(ownDir, 'exec-as.pl'), `${plan.args[1]}\n`, { mode: 0o644 });
   return { command: plan.command, args: [path.join(ownRef, 'exec-as.pl'), ...plan.args.slice(3)], env: plan.env };
+}
+
+/** The interpreter by its real path (/etc/alternatives is not in a jail; the copy takes its name). */
+function realBinary(phpCgi: string): string {
+  try { return fs.realpathSync(phpCgi.includes('/') ? phpCgi : which(phpCgi)); } catch { return phpCgi; }
+}
+
+/** `bin` copied into `dir` as root:root 0711 (once per directory); returns its name there. */
+function unreadableCopy(bin: string, dir: string): string {
+  const name = path.basename(bin);
+  const dst = path.join(dir, name);
+  if (!fs.existsSync(dst)) {
+    const tmp = `${dst}.tmp${process.pid}`;
+    fs.copyFileSync(bin, tmp);
+    fs.chmodSync(tmp, 0o711);
+    fs.renameSync(tmp, dst);
+  }
+  return name;
 }
 
 function which(cmd: string): string {

@@ -31,8 +31,9 @@ export function preparePoolPhp(
   /** Static pool under one php-cgi parent (PHP_FCGI_CHILDREN in its environment). */
   shared: boolean,
   /**
-   * A chrooted pool (php/isolation.ts): the children's own php-cgi options and
-   * the shim's path inside the jail; php-cgi is still asked outside, with `php`.
+   * The children's own php-cgi options where they differ (php/isolation.ts: a
+   * jail's php.ini snapshot, a non-readable copy of php-cgi) and the shim's
+   * path as they see it; php-cgi is still asked outside, with `php`.
    */
   jail: { php: InterpreterOptions; shimRef: string } | null = null,
 ): PoolPhp {

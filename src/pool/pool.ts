@@ -139,7 +139,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     this.startLines = iso.startLines;
     const shimPath = path.join(iso.ownDir, `${this.name}.prepend.php`);
     const shimRef = path.join(iso.ownRef, `${this.name}.prepend.php`);
-    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode, iso.chroot === null ? null : { php: iso.childPhp, shimRef });
+    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode, iso.childPhp === this.ctx.php ? null : { php: iso.childPhp, shimRef });
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
     this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
     if (this.status !== null) this.status.sapi = php.sapi;

@@ -4,7 +4,7 @@
 // the [global] rlimits and priority, apparmor_hat refused at start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startTsfpm, TSFPM_BIN } from '../helpers/daemon.js';
@@ -169,4 +169,29 @@ test('apparmor_hat: refused at start with a clear error (php-cgi cannot change h
   assert.equal(r.status, 78, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /ERROR: \[pool www\] (failed to query apparmor confinement|apparmor_hat = 'a' cannot be applied: .*Refusing to run the pool unconfined)/);
   assert.doesNotMatch(r.stdout + r.stderr, /ready to handle connections/);
+});
+
+test('process.dumpable: no (default) → children not dumpable for the pool user, as php-fpm\'s after setuid; yes → dumpable', asRoot, async () => {
+  const docroot = makeTempDir('tsfpm-dumpable-');
+  chmodSync(docroot, 0o755);
+  writeFileSync(join(docroot, 'pid.php'), '<?php echo getmypid();', { mode: 0o644 });
+  const d = await startTsfpm({
+    conf: '[global]\nerror_log = {dir}/error.log\n' +
+      `[no]\nlisten = {dir}/no.sock\nuser = ${user}\npm = static\npm.max_children = 1\n` +
+      `[yes]\nlisten = {dir}/yes.sock\nuser = ${user}\nprocess.dumpable = yes\npm = dynamic\npm.max_children = 1\npm.start_servers = 1\npm.min_spare_servers = 1\npm.max_spare_servers = 1\n` +
+      `[jailed]\nlisten = {dir}/jailed.sock\nuser = ${user}\nchroot = ${docroot}\npm = ondemand\npm.max_children = 1\n`,
+  });
+  try {
+    const owner = async (sock: string, script: string): Promise<number> => {
+      const pid = Number((await fcgiRequest({ path: join(d.dir, sock) }, scriptParams(docroot, '/pid.php', { SCRIPT_FILENAME: script }))).body.toString());
+      assert.ok(pid > 0);
+      return statSync(`/proc/${pid}/environ`).uid;   // root: not dumpable
+    };
+    const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout);
+    assert.equal(await owner('no.sock', join(docroot, 'pid.php')), 0);
+    assert.equal(await owner('jailed.sock', '/pid.php'), 0);
+    assert.equal(await owner('yes.sock', join(docroot, 'pid.php')), uid);
+  } finally {
+    await d.stop();
+  }
 });
