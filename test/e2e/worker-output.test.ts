@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { startTsfpm, type Tsfpm } from '../helpers/daemon.js';
 import { startForeground, type Foreground } from '../helpers/foreground.js';
@@ -132,8 +132,6 @@ async function both(extraGlobal: string, extraPool: string, viaNginx: string[], 
   }
 }
 
-after(() => { /* servers are stopped by each test */ });
-
 test("a worker's stderr and PHP's messages (error_log(), a warning, one over log_limit) in error_log, line for line as php-fpm8.2 writes them", { skip }, async () => {
   const r = await both('', '', ['stderr.php', 'errlog.php', 'warn.php', 'stdout.php'], ['partial.php', 'long.php']);
   const file = (name: string): string => join(docroot, name);
@@ -160,11 +158,11 @@ test("a worker's stderr and PHP's messages (error_log(), a warning, one over log
 test('decorate_workers_output = no, log_buffering = no, log_limit = 600, log_level = warning: the same lines as php-fpm8.2', { skip }, async () => {
   const r = await both('log_buffering = no\nlog_limit = 600\nlog_level = warning', 'decorate_workers_output = no', [], ['stderr.php', 'errlog.php', 'long.php', 'partial.php']);
   assert.deepEqual(r.ts.slice(0, 3), ['worker says hello', 'and "quoted" more', 'PHP message: user message from errlog.php']);
-  assert.deepEqual(r.ts, r.fpm);
+  assert.deepEqual(r.ts, r.fpm, `tsfpm:\n${r.ts.join('\n')}\nphp-fpm8.2:\n${r.fpm.join('\n')}`);
 });
 
 test('without catch_workers_output nothing of it reaches error_log, as with php-fpm8.2', { skip }, async () => {
   const r = await both('', 'catch_workers_output = no', [], ['stderr.php', 'errlog.php']);
-  assert.deepEqual(r.ts, []);
-  assert.deepEqual(r.fpm, []);
+  assert.deepEqual(r.ts, [], `tsfpm:\n${r.ts.join('\n')}`);
+  assert.deepEqual(r.fpm, [], `php-fpm8.2:\n${r.fpm.join('\n')}`);
 });
