@@ -23,6 +23,7 @@ import type { ErrorLog, LogLevel } from '../log/error-log.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { openListener, type Listener } from '../net/listener.js';
 import { listenOptions, type Pool } from '../pool/pool.js';
+import { registerStatusMain } from '../status/status-listen.js';
 import { drainPools, type Drain } from './drain.js';
 import { execvpLine, inheritedLine, locateListen, locateMessage, matchSocket, type RunningSocket } from './reload-plan.js';
 
@@ -80,8 +81,7 @@ export async function reload(host: ReloadHost): Promise<boolean> {
     abandon(host, prepared);
     return false;
   }
-  swap(host, prepared);
-  return true;
+  return swap(host, prepared);
 }
 
 function loadOptions(opts: CliOptions): Parameters<typeof loadConfig>[0] {
@@ -193,15 +193,23 @@ function failed(log: ErrorLog, at: string): void {
   log.error(`reloading failed (${at}): the running configuration stays in force`);
 }
 
-function abandon(host: ReloadHost, p: Prepared): void {
+/** Undoes prepare(); `started` pools (a failed swap) are stopping: their run directory goes once they are empty. */
+function abandon(host: ReloadHost, p: Prepared, started: Pool[] = []): void {
   for (const o of p.opened.values()) { for (const s of o.early) s.destroy(); o.listener.close(); }
   const pid = p.config.global.pid;
   if (pid !== null && pid !== host.pidFile) { try { fs.unlinkSync(pid); } catch { /* gone */ } }
-  host.discardRundir(p.rundir);
+  const stopped = Promise.all(started.map((n) => n.stop(false)));
+  for (const n of started) n.killAll();   // fresh children, no request: no need to wait for them
+  void stopped.then(() => host.discardRundir(p.rundir));
 }
 
-/** From here on nothing can fail: no await until the end. */
-function swap(host: ReloadHost, p: Prepared): void {
+/**
+ * One synchronous run (no I/O callback can interleave). The new pools start
+ * first; if one cannot (its isolation setup failed), they are stopped again
+ * and the running configuration keeps everything. From the socket handover on
+ * nothing can fail.
+ */
+function swap(host: ReloadHost, p: Prepared): boolean {
   const { log } = host;
   const old = host.current;
   const gen = host.createGeneration(p.config, p.rundir);
@@ -215,6 +223,25 @@ function swap(host: ReloadHost, p: Prepared): void {
   const running = runningSockets(old);
   for (const s of running.values()) log.notice(inheritedLine(s));
   for (const l of p.listenLines) log.log(l.level, l.msg);
+  log.startupDone();
+  log.notice(`fpm is running, pid ${process.pid}`);
+
+  // process.max counts the current generation: the new one from here on.
+  host.current = gen;
+  const started: Pool[] = [];
+  for (const pool of gen.pools) {
+    try {
+      pool.start();
+      started.push(pool);
+    } catch (err) {
+      log.error(`[pool ${pool.name}] unable to start: ${(err as Error).message}`);
+      host.current = old;
+      for (const o of old.pools) registerStatusMain(o);
+      abandon(host, p, started);
+      failed(log, locateMessage(`[pool ${pool.name}] `, p.result.where, p.config.path));
+      return false;
+    }
+  }
 
   // Which new pool takes over each old pool's requests: the one with its
   // socket, else the one with its name (a changed listen); none: the pool is gone.
@@ -236,16 +263,11 @@ function swap(host: ReloadHost, p: Prepared): void {
     // A removed pool's own children serve what it has waiting.
     if (o.successor !== null) waiting.set(o, o.takeQueue());
   }
-
   if (host.pidFile !== null && host.pidFile !== p.config.global.pid) {
     try { fs.unlinkSync(host.pidFile); } catch { /* gone */ }
   }
   host.pidFile = p.config.global.pid;
-  host.current = gen;
-  log.startupDone();
-  log.notice(`fpm is running, pid ${process.pid}`);
   for (const pool of gen.pools) {
-    pool.start();
     for (const [o, n] of successor) if (n === pool) pool.adoptQueue(waiting.get(o) ?? []);
     const k = kept.get(pool);
     const opened = p.opened.get(pool.cfg);
@@ -254,6 +276,7 @@ function swap(host: ReloadHost, p: Prepared): void {
   }
   log.notice('ready to handle connections');
   host.draining(old, drainPools(old.pools, old.config.global.processControlTimeout, log));
+  return true;
 }
 
 /** error_log, log_level, log_limit of the new [global], at php-fpm's points among the config's messages. */
