@@ -18,7 +18,7 @@ import * as net from 'node:net';
 import type { CliOptions } from '../cli/options.js';
 import { loadConfig, resolveConfigPath, type LoadResult } from '../config/load.js';
 import type { ConfigMessage } from '../config/parse.js';
-import type { FpmConfig, PoolConfig } from '../config/types.js';
+import type { FpmConfig, GlobalConfig, PoolConfig } from '../config/types.js';
 import type { ErrorLog, LogLevel } from '../log/error-log.js';
 import { adoptConnections, type FrontSocket } from '../net/front-socket.js';
 import { openListener, type Listener } from '../net/listener.js';
@@ -234,8 +234,9 @@ function swap(host: ReloadHost, p: Prepared): boolean {
       pool.start();
       started.push(pool);
     } catch (err) {
-      log.error(`[pool ${pool.name}] unable to start: ${(err as Error).message}`);
       host.current = old;
+      restoreLog(host, p.config.global, old.config.global);
+      log.error(`[pool ${pool.name}] unable to start: ${(err as Error).message}`);
       for (const o of old.pools) registerStatusMain(o);
       abandon(host, p, started);
       failed(log, locateMessage(`[pool ${pool.name}] `, p.result.where, p.config.path));
@@ -281,7 +282,7 @@ function swap(host: ReloadHost, p: Prepared): boolean {
 
 /** error_log, log_level, log_limit of the new [global], at php-fpm's points among the config's messages. */
 function applyGlobals(host: ReloadHost, r: Extract<LoadResult, { ok: true }>): void {
-  const { log, opts } = host;
+  const { log } = host;
   const g = r.global;
   let next = 0;
   const upTo = (end: number | undefined): void => {
@@ -291,17 +292,30 @@ function applyGlobals(host: ReloadHost, r: Extract<LoadResult, { ok: true }>): v
   log.setLevel(g.logLevel);
   log.setLimit(g.logLimit);
   upTo(r.openAt);
-  if (g.errorLog !== host.current.config.global.errorLog) {
-    try {
-      log.configure({ errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, syslogIdent: g.syslogIdent, syslogFacility: g.syslogFacility, daemonize: host.daemonize, forceStderr: opts.forceStderr });
-      if (process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
-      if (host.daemonize) pointStderrAt(log.fd);
-    } catch (e) {
-      // validate.ts opened it a moment ago; keep the old destination.
-      log.syserror('error', `failed to open error_log (${g.errorLog})`, e as NodeJS.ErrnoException);
-    }
-  }
+  switchDestination(host, host.current.config.global, g);
   upTo(undefined);
+}
+
+/** error_log and how it is written (buffering, syslog ident/facility), when the new [global] changes them. */
+function switchDestination(host: ReloadHost, from: GlobalConfig, g: GlobalConfig): void {
+  const { log, opts } = host;
+  if (g.errorLog === from.errorLog && g.logBuffering === from.logBuffering
+    && g.syslogIdent === from.syslogIdent && g.syslogFacility === from.syslogFacility) return;
+  try {
+    log.configure({ errorLog: g.errorLog, logLevel: g.logLevel, logLimit: g.logLimit, logBuffering: g.logBuffering, syslogIdent: g.syslogIdent, syslogFacility: g.syslogFacility, daemonize: host.daemonize, forceStderr: opts.forceStderr });
+    if (process.env.TSFPM_LOG_FORMAT === 'json') log.useJson();
+    if (host.daemonize) pointStderrAt(log.fd);
+  } catch (e) {
+    // validate.ts opened it a moment ago; keep the old destination.
+    log.syserror('error', `failed to open error_log (${g.errorLog})`, e as NodeJS.ErrnoException);
+  }
+}
+
+/** A swap that did not happen: the running configuration's logging again. */
+function restoreLog(host: ReloadHost, from: GlobalConfig, running: GlobalConfig): void {
+  host.log.setLevel(running.logLevel);
+  host.log.setLimit(running.logLimit);
+  switchDestination(host, from, running);
 }
 
 /** A daemon's fd 2 follows error_log, as php-fpm's (fpm_stdio_redirect_stderr_to_error_log). */
