@@ -214,6 +214,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
         for (const c of this.children) c.rebind(next);
       } else {
         this.ctx.log.debug(`[pool ${this.name}] php-cgi parent ${pid} exited ${how}`);
+        // A stopped pool: its workers are idle (stopShared waited) or being
+        // terminated. One that ignored the parent's SIGTERM, or that waits on
+        // a connection the master still holds (after a reload the master lives
+        // on), would stay under init for good: the group goes with the parent.
+        killGroup(pid);
         this.children.clear();
         if (this.onEmpty !== null) this.onEmpty();
       }

@@ -65,14 +65,27 @@ async function work(target: Target, uri = '/work.php'): Promise<string> {
 }
 
 /** The master's descendants titled `php-fpm: pool NAME`. */
-function poolProcesses(d: Tsfpm, name: string): number {
-  let n = 0;
-  for (const pid of descendants(d.proc.pid ?? -1)) {
+function poolPids(d: Tsfpm, name: string): number[] {
+  return descendants(d.proc.pid ?? -1).filter((pid) => {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith(`php-fpm: pool ${name}\0`)) n++;
-    } catch { /* gone */ }
-  }
-  return n;
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith(`php-fpm: pool ${name}\0`);
+    } catch {
+      return false;   // gone
+    }
+  });
+}
+
+const poolProcesses = (d: Tsfpm, name: string): number => poolPids(d, name).length;
+
+/** Replaced children must be gone, not living on under init (no longer the master's descendants). */
+async function replacedGone(d: Tsfpm, name: string, seen: Set<number>): Promise<void> {
+  await until('replaced children gone', () => {
+    const now = new Set(poolPids(d, name));
+    return [...seen].every((pid) => now.has(pid) || !existsSync(`/proc/${pid}`));
+  }, 5000).catch((e: Error) => {
+    const left = [...seen].filter((pid) => existsSync(`/proc/${pid}`) && !poolPids(d, name).includes(pid));
+    throw new Error(`${e.message}: ${left.join(' ')} still alive`);
+  });
 }
 
 /** Processes of a static pool of n: its workers, plus their php-cgi parent unless TSFPM_SHARED_PARENT=0. */
@@ -101,7 +114,9 @@ for (const keepalive of [0, 8]) {
     const load = startLoad({ url: nginx.url('/work.php'), concurrency: 8, check: (b) => /^ok \d+ \d+M (0|2048)\n$/.test(b) });
     try {
       await until('load running', () => load.count >= 20);
+      const replaced = new Set<number>();
       for (let i = 1; i <= 5; i++) {
+        for (const pid of poolPids(d, 'www')) replaced.add(pid);
         writePools(poolDir, boot, { www: wwwPool(2 + i, 64 + i, `${boot}/www.sock`) });
         const from = await reload(d, i === 3 ? 'SIGHUP' : 'SIGUSR2');
         assert.deepEqual(logLines(d, from), [
@@ -127,6 +142,7 @@ for (const keepalive of [0, 8]) {
       assert.equal((await statusOf({ path: sock }))['total processes'], '7');
       // The old generations are gone: 7 children (and their shared php-cgi parent).
       await until('old children gone', () => poolProcesses(d, 'www') === staticProcesses(7));
+      await replacedGone(d, 'www', replaced);
     } finally {
       await load.stop();
       await nginx.stop();
@@ -208,6 +224,7 @@ test('pools added, removed and moved: kept sockets inherited, a moved listen clo
   const d = await startTsfpm({ conf: mainConf(poolDir) });
   try {
     for (const t of [{ path: `${boot}/a.sock` }, { path: `${boot}/b.sock` }, { host: '127.0.0.1', port }]) assert.match(await work(t), /^ok /);
+    const seenB = new Set(poolPids(d, 'b'));
     writePools(poolDir, boot, { a: pool('a', `${boot}/a.sock`), c: pool('c', `${boot}/c2.sock`), d: pool('d', `${boot}/d.sock`) });
     const from = await reload(d);
     const lines = logLines(d, from);
@@ -221,6 +238,7 @@ test('pools added, removed and moved: kept sockets inherited, a moved listen clo
     assert.equal(existsSync(`${boot}/b.sock`), false, 'removed pool left its socket file');
     await assert.rejects(work({ host: '127.0.0.1', port }), /ECONNREFUSED/);
     await until('b children gone', () => poolProcesses(d, 'b') === 0);
+    await replacedGone(d, 'b', seenB);
   } finally {
     await d.stop();
   }
