@@ -244,20 +244,25 @@ test('pools added, removed and moved: kept sockets inherited, a moved listen clo
   }
 });
 
-test('running requests finish with the old config; process_control_timeout bounds them (SIGKILL)', async () => {
+test('running requests finish with the old config, waiting ones go to the new children; process_control_timeout bounds the running ones (SIGKILL)', async () => {
   const poolDir = makeTempDir('tsfpm-reload-pools-');
   const boot = makeTempDir('tsfpm-reload-boot-');
   const sock = { path: `${boot}/www.sock` };
-  writePools(poolDir, boot, { www: wwwPool(2, 64, sock.path) });
+  writePools(poolDir, boot, { www: wwwPool(1, 64, sock.path) });
   const d = await startTsfpm({ conf: mainConf(poolDir) });
   try {
-    // process_control_timeout = 0: no limit, the request finishes under the old settings.
-    const running = work(sock, '/slow.php?ms=1500');
+    // process_control_timeout = 0: no limit, the request finishes under the old settings;
+    // the requests waiting for the only child are served by the new children meanwhile.
+    const order: string[] = [];
+    const running = work(sock, '/slow.php?ms=2000').then((b) => { order.push('slow'); return b; });
     await sleep(300);
+    const waiting = [1, 2, 3].map(() => work(sock).then((b) => { order.push('waiting'); return b; }));
+    await sleep(200);
     writePools(poolDir, boot, { www: wwwPool(2, 65, sock.path) });
     await reload(d);
-    assert.match(await work(sock), / 65M /);
+    for (const b of await Promise.all(waiting)) assert.match(b, / 65M /);
     assert.equal(await running, 'finished 64M\n');
+    assert.deepEqual(order, ['waiting', 'waiting', 'waiting', 'slow']);
 
     // process_control_timeout = 1: a 6 s request is cut after about 1 s.
     writeFileSync(d.confPath, mainConf(poolDir, 'process_control_timeout = 1\n').replaceAll('{dir}', d.dir));
