@@ -26,6 +26,7 @@ import { listenOptions, type Pool } from '../pool/pool.js';
 import { registerStatusMain } from '../status/status-listen.js';
 import { drainPools, type Drain } from './drain.js';
 import { execvpLine, inheritedLine, locateListen, locateMessage, matchSocket, type RunningSocket } from './reload-plan.js';
+import { apparmorRefusal, applyMasterLimits } from '../php/isolation.js';
 
 /** One configuration's pools, each generation with its own run directory (children's sockets, shims). */
 export interface Generation {
@@ -124,6 +125,20 @@ async function prepare(host: ReloadHost): Promise<Prepared | null> {
     return null;
   }
   const config = result.config;
+  // As at start (master.ts): apparmor_hat cannot be honoured; the new [global] rlimits are the master's own.
+  for (const c of config.pools) {
+    const refusal = apparmorRefusal(c);
+    if (refusal === null) continue;
+    log.error(refusal);
+    failed(log, result.where?.directives.get(`${c.name.toLowerCase()}\0apparmor_hat`)?.at ?? locateMessage(refusal, result.where, mainPath));
+    return null;
+  }
+  const limits = applyMasterLimits(config.global);
+  if (limits !== null) {
+    log.error(limits);
+    failed(log, locateMessage(limits, result.where, mainPath));
+    return null;
+  }
   const running = runningSockets(host.current);
   const free = new Map([...running].map(([pool, s]) => [s, pool]));
   const kept = new Map<PoolConfig, { from: Pool; socket: RunningSocket }>();

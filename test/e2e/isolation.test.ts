@@ -195,3 +195,22 @@ test('process.dumpable: no (default) → children not dumpable for the pool user
     await d.stop();
   }
 });
+
+test('apparmor_hat added by a reload: refused with file and line, the running configuration serves on', async () => {
+  const docroot = makeTempDir('tsfpm-apparmor-');
+  chmodSync(docroot, 0o755);
+  writeFileSync(join(docroot, 'pid.php'), '<?php echo getmypid();', { mode: 0o644 });
+  const conf = '[global]\nerror_log = {dir}/error.log\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n';
+  const d = await startTsfpm({ conf });
+  try {
+    writeFileSync(d.confPath, `${conf.replaceAll('{dir}', d.dir)}apparmor_hat = a\n`);
+    const from = d.output().length;
+    d.signal('SIGUSR2');
+    await d.waitForOutput(/ERROR: reloading failed \([^)]*php-fpm\.conf:7\): the running configuration stays in force/, 10_000, from);
+    assert.match(d.output().slice(from), /ERROR: \[pool www\] (failed to query apparmor confinement|apparmor_hat = 'a' cannot be applied)/);
+    const r = await fcgiRequest({ path: join(d.dir, 'www.sock') }, scriptParams(docroot, '/pid.php'));
+    assert.ok(Number(r.body.toString()) > 0);
+  } finally {
+    await d.stop();
+  }
+});
