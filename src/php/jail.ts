@@ -163,13 +163,15 @@ export function jailedPlan(plan: SpawnPlan, p: { unshare: string; perl: string; 
  * php-cgi started as the pool's children are (same -c, -n, conf.d, -d).
  */
 export function iniSnapshot(bare: SpawnPlan): string | Error {
-  const script = '<?php echo json_encode([php_ini_loaded_file(), php_ini_scanned_files()]);';
+  // After a marker: start-up warnings (display_startup_errors) may come first on stdout.
+  const script = '<?php echo "\\n@tsfpm@", json_encode([php_ini_loaded_file(), php_ini_scanned_files()]);';
   let files: string[];
   try {
     const out = execFileSync(bare.command, ['-q', ...bare.args, '-d', 'auto_prepend_file='], {
       input: script, encoding: 'latin1', timeout: 10_000, stdio: ['pipe', 'pipe', 'ignore'], env: helperEnv(bare.env),
     });
-    const [loaded, scanned] = JSON.parse(out) as [string | false, string | false];
+    const mark = '\n@tsfpm@';
+    const [loaded, scanned] = JSON.parse(out.slice(out.lastIndexOf(mark) + mark.length)) as [string | false, string | false];
     files = [
       ...(loaded === false ? [] : [loaded]),
       ...(scanned === false ? [] : scanned.split(',').map((s) => s.trim()).filter((s) => s !== '')),
