@@ -6,6 +6,7 @@ import { AVAILABLE_MECHANISMS } from './directives.js';
 import type { ConfigMessage, ParsedConfig } from './parse.js';
 import type { FpmConfig, PoolConfig } from './types.js';
 import { LOOKUP_ERRNO } from '../log/error-log.js';
+import { compileAccessFormat } from '../log/access-format.js';
 
 export interface ValidateHost {
   prefix: string | null;                          // -p
@@ -90,6 +91,7 @@ export function validateConfig(parsed: ParsedConfig, path: string, host: Validat
       pools.push(wp);
       if (wp.pmStatusListen !== null) pools.push(statusPool(wp));
     }
+    accessLogRules(pools, host, say, fail);
     for (const wp of pools) unixRules(wp, host, say, fail);
   } catch (e) {
     if (e instanceof Fail) return { ok: false, stage: e.stage, messages, ...sw };
@@ -153,9 +155,6 @@ function poolRules(wp: PoolConfig, set: Set<string>, host: ValidateHost, say: Sa
   if (wp.accessLog !== null && wp.accessLog !== '') {
     wp.accessLog = full(wp.accessLog, base);
     wp.accessFormat ??= DEFAULT_ACCESS_FORMAT;
-    try { host.touchAppend(wp.accessLog); } catch (e) {
-      fail('error', `failed to open access log (${wp.accessLog})`, 'post', e as NodeJS.ErrnoException);
-    }
   } else wp.accessLog = null;
 
   if (wp.slowlog !== null && wp.slowlog !== '') wp.slowlog = full(wp.slowlog, base);
@@ -216,6 +215,27 @@ export function isTcp(listen: string): boolean {
   return listen.includes(':') || /^\d+$/.test(listen);
 }
 
+/**
+ * After every pool (php-fpm's fpm_log_open and its format check in
+ * fpm_conf_post_process): each access.log is opened (created 0600), then
+ * each format is read as the worker will read it.
+ */
+function accessLogRules(pools: PoolConfig[], host: ValidateHost, say: Say, fail: FailFn): void {
+  for (const wp of pools) {
+    if (wp.accessLog === null) continue;
+    try { host.touchAppend(wp.accessLog); } catch (e) {
+      fail('error', `failed to open access log (${wp.accessLog})`, 'post', e as NodeJS.ErrnoException);
+    }
+  }
+  for (const wp of pools) {
+    if (wp.accessLog === null) continue;
+    const c = compileAccessFormat(wp.accessFormat ?? DEFAULT_ACCESS_FORMAT);
+    if (c.ok) continue;
+    say('warning', c.warning);
+    fail('error', `[pool ${wp.name}] wrong format for access.format '${wp.accessFormat}'`);
+  }
+}
+
 /** php-fpm's hidden `<pool>_status` pool serving pm.status_listen. */
 function statusPool(wp: PoolConfig): PoolConfig {
   return {
@@ -224,6 +244,8 @@ function statusPool(wp: PoolConfig): PoolConfig {
     listen: wp.pmStatusListen as string,
     pm: 'ondemand', pmMaxChildren: 2, pmStartServers: 0, pmMinSpareServers: 0, pmMaxSpareServers: 0,
     pmStatusListen: null, pingPath: null, pingResponse: null, slowlog: null, requestSlowlogTimeout: 0,
+    // Nor the access log: a status request on pm.status_listen is not logged.
+    accessLog: null, accessFormat: null,
     // php-fpm copies neither to the status pool (no second 'ignored when not root' NOTICE for them).
     chroot: null, processPriority: null,
     accessSuppressPath: [...wp.accessSuppressPath], securityLimitExtensions: [...wp.securityLimitExtensions],

@@ -14,6 +14,7 @@ import { daemonizeIfAsked, reportReady } from './daemonize.js';
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.js';
 import { createRundir, sweepStaleRundirs } from './rundir.js';
 import { setListenLog } from '../net/listener.js';
+import { reopenAccessLogs } from '../log/access-log.js';
 import { drainPools, type Drain } from './drain.js';
 import { reload, type Generation, type MasterState, type ReloadHost } from './reload.js';
 import { apparmorRefusal, applyMasterLimits, applyMasterPriority } from '../php/isolation.js';
@@ -207,6 +208,7 @@ class Master implements ReloadHost {
       } catch {
         this.log.error('unable to re-opened error log file');
       }
+      reopenAccessLogs(this.log);
     });
     // php-fpm 8.2 (Debian's, observed) reloads on HUP as on USR2.
     process.on('SIGUSR2', () => this.requestReload());

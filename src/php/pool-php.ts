@@ -12,12 +12,16 @@ import { buildShim } from './shim.js';
 import { probeIni } from './ini-probe.js';
 import { PATH_INI, pathSettings, type PathSettings } from '../request-env/fpm-env.js';
 import { DEFAULT_SAPI, SAPI_INI, sapiHeaders, type SapiHeaders } from '../status/reply.js';
+import { ACCESS_INI, outputBuffering } from '../log/reply-head.js';
+import { accessMark } from '../log/status-mark.js';
 
 export interface PoolPhp {
   plan: SpawnPlan;
   paths: PathSettings;
   /** What PHP adds to a reply's headers (expose_php, default_charset...): the status pages' headers. */
   sapi: SapiHeaders;
+  /** output_buffering (the access log's %{Content-type}o, src/log/reply-head.ts). */
+  outputBuffering: number;
   /** Set when php-cgi could not be asked; the defaults are then assumed. */
   probeError: Error | null;
 }
@@ -38,22 +42,23 @@ export function preparePoolPhp(
   jail: { php: InterpreterOptions; shimRef: string } | null = null,
 ): PoolPhp {
   const bare = buildSpawnPlan(cfg, php, null, process.env, userEnv);
-  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI], ['PHP_VERSION']);
+  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI], ['PHP_VERSION']);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
   const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
   const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
   const childPhp = jail?.php ?? php;
   const hide = tsfpmOnlyEnv(cfg, jail === null ? bare.env : buildSpawnPlan(cfg, childPhp, null, process.env, userEnv).env, process.env, shared);
-  // Nothing to check and nothing to hide: no per-request include at all.
-  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0;
+  const mark = accessMark(cfg);
+  // Nothing to check, hide or report: no per-request include at all.
+  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0 || mark !== null;
   if (needShim) {
     fs.writeFileSync(shimPath, buildShim({
       limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null,
-      scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide,
+      scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide, mark,
     }), { mode: 0o644 });
   }
   const plan = buildSpawnPlan(cfg, childPhp, needShim ? jail?.shimRef ?? shimPath : null, process.env, userEnv);
-  return { plan, paths, sapi, probeError: ini instanceof Error ? ini : null };
+  return { plan, paths, sapi, outputBuffering: ini instanceof Error ? 0 : outputBuffering(ini), probeError: ini instanceof Error ? ini : null };
 }
 
 /**

@@ -5,6 +5,8 @@
 // error_log(..., 4) goes through the SAPI logger, i.e. an FCGI_STDERR record,
 // whatever the pool's error_log setting is.
 
+import { markPhp, type MarkWanted } from '../log/status-mark.js';
+
 const phpString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export interface ShimOptions {
@@ -18,6 +20,8 @@ export interface ShimOptions {
   scriptIsPathTranslated?: boolean;
   /** Environment variables php-fpm's workers would not have (pool-php.ts). */
   hideEnv?: string[];
+  /** The pool has an access log: what it needs from PHP at the script's end (src/log/status-mark.ts). */
+  mark?: MarkWanted | null;
 }
 
 export function buildShim(opts: ShimOptions): string {
@@ -44,6 +48,7 @@ export function buildShim(opts: ShimOptions): string {
     // $_SERVER only: naming $_ENV here would build it on every request (auto_globals_jit).
     lines.push(`foreach ([${names}] as $k) unset($_SERVER[$k]);`);
   }
+  if (opts.mark != null) lines.push(...markPhp(opts.mark));
   if (opts.userPrependFile !== null) lines.push(`require ${phpString(opts.userPrependFile)};`);
   return lines.join('\n') + '\n';
 }

@@ -20,6 +20,7 @@ import type { StderrMessages } from './reply-stderr.js';
 import type { Request } from './request.js';
 import { connectUnix, type FrontSocket } from '../net/front-socket.js';
 import { pidAlive } from '../php/launch.js';
+import type { ChildAccess } from '../log/access-log.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -63,6 +64,8 @@ export class Child implements ScanSink {
   last: Request | null = null;
   /** Marked by the process manager; not replaced when it exits. */
   pmKilled = false;
+  /** The pool's access log (src/log/access-log.ts); null without one, and then none of it runs. */
+  access: ChildAccess | null = null;
   // Connected on first use: php-cgi drops a connection that brings no request
   // within 5 s of accept() (main/fastcgi.c), but never one between requests.
   private sock: FrontSocket | null = null;
@@ -77,6 +80,8 @@ export class Child implements ScanSink {
   // Shared mode.
   private probing = false;
   private probeOut: Buffer[] = [];
+  /** STDOUT content goes to stdoutContent(): the probe's reply, or a reply head the access log reads. */
+  private watchStdout = false;
   private retiring = false;
   private probed = false;
   private recType = 0;
@@ -122,6 +127,7 @@ export class Child implements ScanSink {
     this.sock = sock;
     if (this.probe !== null) {
       this.probing = true;
+      this.watchStdout = true;
       this.probeOut = [];
       sock.write(this.probe);
     }
@@ -155,6 +161,7 @@ export class Child implements ScanSink {
     this.last = req;
     req.child = this;
     this.first = true;
+    if (this.access !== null) this.watchStdout = this.access.start(this.pid) || this.probing;
     const p = req.pending;
     req.pending = [];
     // p may hold views of the web server's read buffer (engaged on arrival).
@@ -233,6 +240,7 @@ export class Child implements ScanSink {
     if (!this.ended) return EMPTY;
     this.ended = false;
     this.probing = false;
+    this.watchStdout = this.access !== null && this.access.wanting;
     this.probed = true;
     const body = Buffer.concat(this.probeOut).toString('latin1');
     const pid = Number(body.slice(body.lastIndexOf('\r\n\r\n') + 4));
@@ -257,8 +265,13 @@ export class Child implements ScanSink {
 
   onContent(chunk: Buffer, start: number, end: number): void {
     if (this.recType === RecordType.STDOUT) {
-      if (this.probing) this.probeOut.push(Buffer.from(chunk.subarray(start, end)));
+      if (this.watchStdout) this.stdoutContent(chunk, start, end);
     } else if (this.recType === RecordType.STDERR && !this.probing) this.rw.content(chunk, start, end);
+  }
+
+  private stdoutContent(chunk: Buffer, start: number, end: number): void {
+    if (this.probing) this.probeOut.push(Buffer.from(chunk.subarray(start, end)));
+    else if (!this.access!.content(chunk, start, end)) this.watchStdout = false;
   }
 
   onRecordEnd(type: number): boolean {
@@ -274,6 +287,10 @@ export class Child implements ScanSink {
     this.req = null;
     req.finished = true;
     this.requests++;
+    if (this.access !== null) {
+      this.watchStdout = false;
+      this.access.end(req, this.pid);
+    }
     this.setIdle();
     if (!req.aborted) req.client.requestFinished(req);
     this.owner.requestEnded(this);
@@ -317,6 +334,8 @@ export class Child implements ScanSink {
     this.sock = null;
     this.ended = false;
     this.probing = false;
+    this.watchStdout = false;
+    this.access?.reset();
     this.scanner = new RecordScanner(this);
   }
 
@@ -402,6 +421,7 @@ export class Child implements ScanSink {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exited = true;
+    this.access?.close();
     this.state = 'exiting';
     try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
     const req = this.req;

@@ -24,6 +24,8 @@ import { prepareIsolation } from '../php/isolation.js';
 import { isCrashSignal } from './emergency.js';
 import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
 import { preparePoolPhp } from '../php/pool-php.js';
+import { AccessLog, truncatedNoticeLine } from '../log/access-log.js';
+import { defaultContentType } from '../status/reply.js';
 import { StatusResponder } from '../status/responder.js';
 import type { StatusSource } from '../status/collect.js';
 import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
@@ -80,6 +82,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private warnedMaxChildren = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly output: WorkerOutput;
+  /** access.log (src/log/access-log.ts); null without one. */
+  private access: AccessLog | null = null;
   private onEmpty: (() => void) | null = null;
   // Counters for the status page.
   acceptedConn = 0;
@@ -143,6 +147,15 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
     this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
     if (this.status !== null) this.status.sapi = php.sapi;
+    this.access = AccessLog.forPool(cfg, {
+      settings: php.paths, probe: this.requestEnv.probe,
+      defaultContentType: defaultContentType(php.sapi).trimEnd(), outputBuffering: php.outputBuffering,
+      workerNotice: (pid, where) => {
+        const line = truncatedNoticeLine(this.ctx.log.getLevel(), where);
+        if (line !== null) this.workerSays(pid, [line]);
+      },
+      openFailed: (file, err) => this.ctx.log.syserror('error', `failed to open access log (${file})`, err),
+    });
     let plan = php.plan;
     // `php-fpm: pool NAME` in ps (src/php/proc-title.ts); set at exec, free afterwards.
     const titled = titledPlan(plan, this.name);
@@ -160,6 +173,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       const sock = this.spawnParent();
       for (let i = 0; i < cfg.pmMaxChildren; i++) {
         const slot = new Child(++this.seq, sock, this, null, this.probe);
+        slot.access = this.access?.forChild() ?? null;
         this.children.add(slot);
         this.childFree(slot);
         slot.warm();
@@ -235,6 +249,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const seq = ++this.seq;
     const sockPath = path.join(this.ctx.rundir, `${this.name}.${seq}.sock`);
     const child = new Child(seq, sockPath, this, launchPhpCgi(sockPath, this.plan, this.spawnOpts), null);
+    child.access = this.access?.forChild() ?? null;
     this.applyPriority(child.pid);
     this.children.add(child);
     if (announce) this.ctx.log.notice(`[pool ${this.name}] child ${child.pid} started`);
@@ -329,6 +344,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private replyLocally(req: Request, reply: Buffer): void {
     req.pending = [];
     req.local = reply;
+    this.access?.local(req, reply);
     if (req.client.reserved !== null) this.releaseReserved(req.client);
   }
 
@@ -515,7 +531,9 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const log = this.ctx.log;
     // php-fpm's workers write to /dev/null without catch_workers_output: the web server's copy only.
     const copy = this.cfg.catchWorkersOutput ? (kind: MessageKind, text: string) => this.output.phpMessage(child.pid, kind, text) : null;
-    return new StderrMessages(messageCap(log.getLimit(), log.getLevel()), copy);
+    // The access log's mark from the shim (a late response code, PHP's peak memory: src/log/status-mark.ts).
+    const mark = this.cfg.accessLog !== null && !this.cfg.hidden ? (text: string) => child.access?.mark(text) : null;
+    return new StderrMessages(messageCap(log.getLimit(), log.getLevel()), copy, mark);
   }
 
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
@@ -643,7 +661,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     // The tick keeps running until the pool is empty: it still frees children
     // reserved for connections that never speak.
     const done = (this.parent !== null ? this.stopShared(graceful) : this.stopStandalone(graceful));
-    return done.finally(() => { if (this.timer !== null) clearInterval(this.timer); });
+    return done.finally(() => {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.access?.close();
+      this.access = null;
+    });
   }
 
   private stopStandalone(graceful: boolean): Promise<void> {

@@ -35,6 +35,10 @@
 //   cut at 2048 bytes only, which a path never reaches).
 // - Each message, as cut, also goes to `onMessage` when set: php-fpm's worker
 //   writes it into its stderr, which the master logs (src/pool/worker-output.ts).
+// - A line that starts with the access log's mark (src/log/status-mark.ts,
+//   written by tsfpm's shim) is not a message: it goes to `onMark` and
+//   nowhere else.
+import { STATUS_MARK } from '../log/status-mark.js';
 
 const PREFIX = Buffer.from('PHP message: ', 'latin1');
 const SEP = Buffer.from('; ', 'latin1');
@@ -43,6 +47,7 @@ const NL = Buffer.from('\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
 const PHP_SP = Buffer.from('PHP ', 'latin1');
 const ACCESS = Buffer.from("Access to the script '", 'latin1');
+const MARK = Buffer.from(STATUS_MARK, 'latin1');
 const DOTS = Buffer.from('...', 'latin1');
 const ON_LINE = / on line \d+$/;
 // Enough of a line's end for ON_LINE: " on line " and a 32-bit line number.
@@ -82,9 +87,11 @@ export class StderrMessages {
   /** Last bytes of the current line (PHP messages only), for ON_LINE. */
   private tail = '';
   /** Lookahead held back at a message or line start: a prefix of `pattern`. */
-  private readonly held = Buffer.alloc(ACCESS.length);
+  private readonly held = Buffer.alloc(Math.max(ACCESS.length, MARK.length));
   private heldLen = 0;
   private pattern: Buffer | null = null;
+  /** Inside a mark line: its text so far, else null. */
+  private mark: string | null = null;
 
   /**
    * cap: the longest PHP message php-fpm's worker keeps whole (messageCap()
@@ -93,6 +100,8 @@ export class StderrMessages {
   constructor(
     private readonly cap = DEFAULT_CAP,
     private readonly onMessage: ((kind: MessageKind, text: string) => void) | null = null,
+    /** A mark line (without its newline), when the pool has an access log. */
+    private readonly onMark: ((text: string) => void) | null = null,
   ) {}
 
   /** A new request: no message sent yet. */
@@ -108,6 +117,7 @@ export class StderrMessages {
     this.tail = '';
     this.heldLen = 0;
     this.pattern = null;
+    this.mark = null;
   }
 
   /** True when boundary() would change something (call it before a non-STDERR record). */
@@ -137,11 +147,10 @@ export class StderrMessages {
       }
       // Start or Newline: match the lookahead pattern byte by byte.
       if (this.pattern === null) {
-        if (this.mode === Mode.Newline) this.pattern = PHP_SP;
-        else {
-          const c = buf[i];
-          this.pattern = c === 0x41 ? ACCESS : c === 0x50 ? PHP_SP : EMPTY;
-        }
+        const c = buf[i];
+        if (c === 0x1b && this.onMark !== null) this.pattern = MARK;
+        else if (this.mode === Mode.Newline) this.pattern = PHP_SP;
+        else this.pattern = c === 0x41 ? ACCESS : c === 0x50 ? PHP_SP : EMPTY;
       }
       const p = this.pattern;
       while (i < end && this.heldLen < p.length && buf[i] === p[this.heldLen]) this.held[this.heldLen++] = buf[i++];
@@ -181,6 +190,15 @@ export class StderrMessages {
     const p = this.pattern;
     this.heldLen = 0;
     this.pattern = null;
+    if (full && p === MARK) {
+      // Not a message: no separator, no prefix; an unfinished PHP message ended at its newline.
+      this.end(out);
+      this.mark = held.toString('latin1');
+      this.php = false;
+      this.mode = Mode.In;
+      this.tail = '';
+      return;
+    }
     if (this.mode === Mode.Newline && !full) {
       // Continuation of the unfinished PHP message: the newline was inside it.
       this.emit(out, NL);
@@ -202,6 +220,10 @@ export class StderrMessages {
 
   /** Message bytes out, cut as php-fpm's worker cuts a PHP message. */
   private emit(out: Buffer[], b: Buffer): void {
+    if (this.mark !== null) {
+      this.mark += b.toString('latin1');
+      return;
+    }
     if (this.kind !== 'php') {
       out.push(b);
       if (this.onMessage !== null) this.text += b.toString('latin1');
@@ -236,6 +258,12 @@ export class StderrMessages {
 
   /** The current message (if any) ended. */
   private end(out: Buffer[]): void {
+    if (this.mark !== null) {
+      const text = this.mark;
+      this.mark = null;
+      this.onMark?.(text);
+      return;
+    }
     const kind = this.kind;
     if (kind === null) return;
     if (this.window !== '') {

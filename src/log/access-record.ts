@@ -1,0 +1,142 @@
+// What php-fpm's scoreboard holds about a request when the access line is
+// written (fpm_request_info, cut to its fixed sizes) and the FastCGI
+// environment %{NAME}e reads, computed from the params tsfpm kept. Only what
+// the format asks for is computed: one walk over the PARAMS bytes for the
+// names it needs, and php-fpm's path computation (fpm-env.ts, a realpath(3)
+// and a few stat(2)s) only for %f, for the path variables php-fpm rewrites,
+// and for the requests whose request_uri the quick rule cannot give.
+import { pickParams } from '../fastcgi/params.js';
+import type { Request } from '../pool/request.js';
+import { fpmEnv, isValidPath, needsFpmEnv, quickRequestUri, type FpmEnv, type PathProbe, type PathSettings } from '../request-env/fpm-env.js';
+import { atolSize } from '../status/request-info.js';
+import type { FormatNeeds } from './access-format.js';
+
+export interface RequestFields {
+  method: string;
+  uri: string;
+  query: string;
+  contentLength: bigint;
+  user: string;
+  script: string;
+  env(name: string): string | undefined;
+}
+
+/** Scoreboard field sizes (fpm_scoreboard.h), terminating NUL included. */
+const SIZE = { uri: 128, query: 512, method: 16, script: 256, user: 32 } as const;
+
+/** The variables php-fpm's init_request_info() may rewrite (FCGI_PUTENV). */
+const REWRITTEN = new Set([
+  'SCRIPT_FILENAME', 'SCRIPT_NAME', 'PATH_INFO', 'PATH_TRANSLATED', 'DOCUMENT_ROOT',
+  'ORIG_SCRIPT_FILENAME', 'ORIG_SCRIPT_NAME', 'ORIG_PATH_INFO', 'ORIG_PATH_TRANSLATED',
+]);
+
+// Indexes into the picked values.
+const BASE = [
+  'SCRIPT_FILENAME', 'PATH_TRANSLATED', 'PATH_INFO', 'SERVER_SOFTWARE', 'SCRIPT_NAME', 'REDIRECT_URL',
+  'REQUEST_METHOD', 'QUERY_STRING', 'CONTENT_LENGTH', 'HTTP_AUTHORIZATION',
+] as const;
+const [SF, PT, PI, SS, SN, RU, RM, QS, CL, AUTH] = BASE.map((_, i) => i);
+
+/** strlcpy() into a char[size], as a C string. */
+export function field(v: string | null | undefined, size: number): string {
+  if (v === null || v === undefined) return '';
+  const nul = v.indexOf('\0');
+  const s = nul >= 0 ? v.slice(0, nul) : v;
+  return s.length > size - 1 ? s.slice(0, size - 1) : s;
+}
+
+const B64 = new Int8Array(256).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => { B64[c.charCodeAt(0)] = i; });
+
+/** PHP's php_base64_decode (not strict): '=' and unknown bytes are skipped anywhere. */
+export function phpBase64Decode(s: string): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = B64[s.charCodeAt(i) & 0xff];
+    if (v < 0) continue;
+    acc = ((acc << 6) | v) & 0xffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+/** php_handle_auth_data(): the user of `Basic base64(user:pass)`, '' otherwise. */
+export function authUser(auth: string | undefined): string {
+  if (auth === undefined || auth.length < 6 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '';
+  const decoded = phpBase64Decode(auth.slice(6));
+  const nul = decoded.indexOf('\0');
+  const s = nul >= 0 ? decoded.slice(0, nul) : decoded;
+  const colon = s.indexOf(':');
+  return colon >= 0 ? s.slice(0, colon) : '';
+}
+
+export function requestFields(req: Request, needs: FormatNeeds, suppress: boolean, settings: PathSettings, probe: PathProbe): RequestFields {
+  const raw = needs.env.filter((n) => !REWRITTEN.has(n));
+  let picked: Array<string | undefined>;
+  try {
+    picked = pickParams(req.paramsBody, [...BASE, ...raw]);
+  } catch {
+    picked = [];
+  }
+  let full: FpmEnv | null = null;
+  const env = (): FpmEnv => (full ??= fpmEnv(req.params, settings, probe));
+  const hasScriptPath = picked[SF] !== undefined || picked[PT] !== undefined;
+  const out: RequestFields = {
+    method: '', uri: '', query: '', contentLength: 0n, user: '', script: '',
+    env: (name) => (REWRITTEN.has(name) ? env().env.get(name) : picked[BASE.length + raw.indexOf(name)]),
+  };
+  const simple = !needsFpmEnv(picked[SF], picked[PI], picked[SS]);
+  if (needs.request || suppress) {
+    out.method = field(picked[RM], SIZE.method);
+    let uri: string | null | undefined;
+    if (simple) {
+      uri = quickRequestUri(settings, picked[SF], picked[PT], picked[SN], picked[PI], picked[RU]);
+    }
+    if (uri === undefined) uri = env().requestUri;
+    out.uri = field(uri, SIZE.uri);
+    // php-fpm reads these only for a request with a script path (init_request_info).
+    if (hasScriptPath) {
+      out.query = field(picked[QS], SIZE.query);
+      out.contentLength = atolSize(picked[CL]);
+      out.user = field(authUser(picked[AUTH]), SIZE.user);
+    }
+  }
+  if (needs.script) {
+    const quick = simple ? quickScript(settings, probe, picked[SF], picked[PT], picked[RU]) : undefined;
+    out.script = field(quick !== undefined ? quick : env().script, SIZE.script);
+  }
+  return out;
+}
+
+/**
+ * php-fpm's path_translated for a request with no PATH_INFO, Apache or IIS
+ * part whose SCRIPT_FILENAME resolves as it stands (one realpath), without
+ * decoding every param; undefined when only fpmEnv can tell.
+ */
+function quickScript(s: PathSettings, probe: PathProbe, sf: string | undefined, pathTranslated: string | undefined, redirectUrl: string | undefined): string | null | undefined {
+  if (sf === undefined || sf === '' || !s.fixPathinfo) return undefined;
+  // mod_fastcgi's Action (PATH_TRANSLATED + REDIRECT_URL): the script is elsewhere.
+  if (pathTranslated !== undefined && redirectUrl !== undefined && pathTranslated !== sf) return undefined;
+  if (sf.endsWith('/') || !probe.resolves(sf)) return undefined;
+  return isValidPath(sf) ? sf : null;
+}
+
+/**
+ * access.suppress_path[] (php-fpm's fpm_access_log_suppress): only a GET or
+ * HEAD without query string and without body, answered 2xx, whose
+ * request_uri is one of the paths.
+ */
+export function suppressed(paths: readonly string[], f: RequestFields, status: number): boolean {
+  if (paths.length === 0 || f.query !== '') return false;
+  if (f.method !== 'GET' && f.method !== 'HEAD') return false;
+  if (status < 200 || status > 299) return false;
+  // SG(request_info).content_length is signed: atol's value before the size_t wrap.
+  if (f.contentLength > 0n && f.contentLength < 2n ** 63n) return false;
+  return paths.includes(f.uri);
+}
