@@ -6,7 +6,7 @@
 // signal is seen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTsfpm, type Tsfpm } from '../helpers/daemon.js';
 import { isAlive, phpWorkers, waitFor } from '../helpers/procs.js';
@@ -91,6 +91,41 @@ test('crashes spread wider than the interval, or signals other than SEGV/BUS, re
     await sleep(500);
     assert.doesNotMatch(d.output(), /failed processes threshold|reloading/);
     assert.ok((await pid(d, docroot)) > 0);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('static: a shared parent dead of SIGSEGV counts once, its workers killed with it do not', async () => {
+  const docroot = makeTempDir('tsfpm-emergency-');
+  writeFileSync(join(docroot, 'pid.php'), '<?php echo getmypid();');
+  const d = await startTsfpm({ conf: conf('pm = static\npm.max_children = 3\n') });
+  try {
+    const master = d.proc.pid ?? -1;
+    await pid(d, docroot);
+    await waitFor(() => phpWorkers(master).length >= 3, 5000);
+    await sleep(300);
+    const parentOf = (): number => {
+      const w = phpWorkers(master)[0];
+      const stat = readFileSync(`/proc/${w}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    };
+    const parent = parentOf();
+    process.kill(parent, 'SIGSEGV');
+    await d.waitForOutput(/php-cgi parent \d+ exited on signal 11 \(SIGSEGV\)/, 5000);
+    // Its three workers go with it (3 "exited unexpectedly"): 1 crash, not 4.
+    await sleep(1000);
+    assert.doesNotMatch(d.output(), THRESHOLD);
+    await waitFor(async () => { try { return await pid(d, docroot); } catch { return 0; } }, 10_000);
+    // Two more crashes reach the threshold of 3.
+    for (let i = 0; i < 2; i++) {
+      const w = await waitFor(() => { const ws = phpWorkers(master); return ws.length >= 3 && ws[0]; }, 5000);
+      await sleep(300);
+      process.kill(w, 'SIGSEGV');
+      await waitFor(() => !isAlive(w), 5000);
+      await sleep(200);
+    }
+    await d.waitForOutput(THRESHOLD, 5000);
   } finally {
     await d.stop();
   }
