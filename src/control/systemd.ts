@@ -106,12 +106,16 @@ export class SystemdNotifier {
     // One argument per line; systemd-notify joins them with '\n' again.
     const p = spawn(this.tool, message.split('\n'), { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('error', (e) => { this.onError(`systemd-notify: ${e.message}`); });
-    p.on('close', (code) => {
-      if (code !== 0) this.onError(`systemd-notify ${message.split('\n')[0]} failed: ${err.trim().split('\n')[0] || `exit ${code}`}`);
+    let done = false;
+    const finish = (why: string | null): void => {
+      if (done) return;
+      done = true;
+      if (why !== null) this.onError(`systemd-notify ${message.split('\n')[0]} failed: ${why}`);
       this.next();
-    });
+    };
+    p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('error', (e) => finish(e.message));
+    p.on('close', (code) => finish(code === 0 ? null : err.trim().split('\n')[0] || `exit ${code}`));
   }
 }
 
