@@ -6,10 +6,14 @@
 // $_SERVER; the variables tsfpm sets only to run php-cgi (and that php-fpm's
 // workers do not have) are taken out of $_SERVER by the shim.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { PoolConfig } from '../config/types.js';
 import { buildSpawnPlan, type InterpreterOptions, type SpawnPlan } from './spawn-plan.js';
 import { buildShim } from './shim.js';
 import { probeIni } from './ini-probe.js';
+import { iniParamsPhp } from './ini-params.js';
+import { lockIni, lockable, topLevelDirs, withScanDir, writeAdminLock } from './admin-lock.js';
+import { withBasedirFiles, withIniDisables } from './pool-ini.js';
 import { PATH_INI, pathSettings, type PathSettings } from '../request-env/fpm-env.js';
 import { DEFAULT_SAPI, SAPI_INI, sapiHeaders, type SapiHeaders } from '../status/reply.js';
 import { ACCESS_INI, outputBuffering } from '../log/reply-head.js';
@@ -24,6 +28,10 @@ export interface PoolPhp {
   outputBuffering: number;
   /** Set when php-cgi could not be asked; the defaults are then assumed. */
   probeError: Error | null;
+  /** php_admin_value[] names a script cannot change (admin-lock.ts). */
+  locked: string[];
+  /** Why some php_admin_value[] stay changeable by scripts, or null. */
+  lockProblem: string | null;
 }
 
 
@@ -40,25 +48,63 @@ export function preparePoolPhp(
    * path as they see it; php-cgi is still asked outside, with `php`.
    */
   jail: { php: InterpreterOptions; shimRef: string } | null = null,
+  /** The pool's shim socket as the children name it (shim-socket.ts): fpm_get_status(), PHP_VALUE notes. */
+  shimSocket: string | null = null,
 ): PoolPhp {
-  const bare = buildSpawnPlan(cfg, php, null, process.env, userEnv);
-  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI], ['PHP_VERSION']);
+  let pool = withIniDisables(cfg, php, userEnv);
+  const bare = buildSpawnPlan(pool, php, null, process.env, userEnv);
+  const admin = Object.keys(pool.phpAdminValues);
+  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI, 'open_basedir'], ['PHP_VERSION'], admin);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
   const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
   const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
-  const childPhp = jail?.php ?? php;
-  const hide = tsfpmOnlyEnv(cfg, jail === null ? bare.env : buildSpawnPlan(cfg, childPhp, null, process.env, userEnv).env, process.env, shared);
+  // tsfpm's own PHP files: where the master writes them, and how the children name them.
+  const ownDir = path.dirname(shimPath);
+  const ownRef = path.dirname(jail?.shimRef ?? shimPath);
+  const shimRef = path.join(ownRef, path.basename(shimPath));
+  const iniParamsFile = `${cfg.name}.ini-params.php`;
+  const iniParamsRef = path.join(ownRef, iniParamsFile);
+  // Under open_basedir the children must still open them (each file alone, nothing else of the directory).
+  if (!(ini instanceof Error)) {
+    pool = withBasedirFiles(pool, ini.open_basedir ?? '', [shimRef, iniParamsRef, ...(shared ? [path.join(ownRef, 'whoami.php')] : [])]);
+  }
+  let childPhp = jail?.php ?? php;
+  const access: Record<string, number | null> = {};
+  for (const k of admin) access[k] = ini instanceof Error || ini[`access:${k}`] == null ? null : Number(ini[`access:${k}`]);
+  const locked = ini instanceof Error ? [] : lockable(pool.phpAdminValues, access);
+  let lockProblem: string | null = null;
+  if (locked.length > 0 && childPhp.noPhpIni) {
+    lockProblem = `php-cgi runs with -n (no ini file): scripts can change php_admin_value ${locked.map((k) => `'${k}'`).join(', ')}`;
+  } else if (locked.length > 0) {
+    // The children's own root: a jail's skeleton (ownDir is its /.tsfpm, which they name otherwise), else the host's.
+    const root = ownRef !== ownDir ? path.dirname(ownDir) : '/';
+    const dir = `${cfg.name}.ini.d`;
+    writeAdminLock(path.join(ownDir, dir), lockIni(cfg.name, locked.map((k) => [k, pool.phpAdminValues[k]]), topLevelDirs(root)));
+    const current = buildSpawnPlan(pool, childPhp, null, process.env, userEnv).env.PHP_INI_SCAN_DIR;
+    childPhp = { ...childPhp, scanDir: withScanDir(current, path.join(ownRef, dir)) };
+  }
+  const childEnv = buildSpawnPlan(pool, childPhp, null, process.env, userEnv).env;
+  const hide = tsfpmOnlyEnv(cfg, childEnv, process.env, shared);
   const mark = accessMark(cfg);
-  // Nothing to check, hide or report: no per-request include at all.
-  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0 || mark !== null;
+  // Nothing to check, hide, report or define (no shim socket): no per-request include at all.
+  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0 || mark !== null || shimSocket !== null;
+  if (shimSocket !== null) {
+    fs.writeFileSync(path.join(ownDir, iniParamsFile), iniParamsPhp({
+      socketRef: shimSocket, locked, inEnv: (['PHP_VALUE', 'PHP_ADMIN_VALUE'] as const).filter((k) => childEnv[k] !== undefined),
+    }), { mode: 0o644 });
+  }
   if (needShim) {
     fs.writeFileSync(shimPath, buildShim({
       limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null,
       scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide, mark,
+      ...(shimSocket !== null ? { statusSocket: shimSocket, iniParams: iniParamsRef } : {}),
     }), { mode: 0o644 });
   }
-  const plan = buildSpawnPlan(cfg, childPhp, needShim ? jail?.shimRef ?? shimPath : null, process.env, userEnv);
-  return { plan, paths, sapi, outputBuffering: ini instanceof Error ? 0 : outputBuffering(ini), probeError: ini instanceof Error ? ini : null };
+  const plan = buildSpawnPlan(pool, childPhp, needShim ? shimRef : null, process.env, userEnv);
+  return {
+    plan, paths, sapi, outputBuffering: ini instanceof Error ? 0 : outputBuffering(ini),
+    probeError: ini instanceof Error ? ini : null, locked, lockProblem,
+  };
 }
 
 /**

@@ -6,6 +6,8 @@
 // whatever the pool's error_log setting is.
 
 import { markPhp, type MarkWanted } from '../log/status-mark.js';
+import { fpmGetStatusPhp } from './fpm-get-status.js';
+import { iniParamsGuard } from './ini-params.js';
 
 const phpString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -22,6 +24,10 @@ export interface ShimOptions {
   hideEnv?: string[];
   /** The pool has an access log: what it needs from PHP at the script's end (src/log/status-mark.ts). */
   mark?: MarkWanted | null;
+  /** The pool's shim socket as the children name it: defines fpm_get_status() (src/php/fpm-get-status.ts). */
+  statusSocket?: string;
+  /** The file that applies PHP_VALUE/PHP_ADMIN_VALUE, required when a request has either (src/php/ini-params.ts). */
+  iniParams?: string;
 }
 
 export function buildShim(opts: ShimOptions): string {
@@ -48,7 +54,10 @@ export function buildShim(opts: ShimOptions): string {
     // $_SERVER only: naming $_ENV here would build it on every request (auto_globals_jit).
     lines.push(`foreach ([${names}] as $k) unset($_SERVER[$k]);`);
   }
+  // php-fpm applies them before anything of the request runs; here before the pool's own prepend file.
+  if (opts.iniParams !== undefined) lines.push(iniParamsGuard(opts.iniParams));
   if (opts.mark != null) lines.push(...markPhp(opts.mark));
+  if (opts.statusSocket !== undefined) lines.push(...fpmGetStatusPhp(opts.statusSocket));
   if (opts.userPrependFile !== null) lines.push(`require ${phpString(opts.userPrependFile)};`);
   return lines.join('\n') + '\n';
 }

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import type { PoolConfig } from '../config/types.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { parseListen, parseAllowedClients, isClientAllowed, workerDropLine, workerStartLines, type AllowedClients } from '../net/address.js';
@@ -26,6 +27,10 @@ import { DEFAULT_PATH_SETTINGS } from '../request-env/fpm-env.js';
 import { preparePoolPhp } from '../php/pool-php.js';
 import { AccessLog, truncatedNoticeLine } from '../log/access-log.js';
 import { defaultContentType } from '../status/reply.js';
+import { ShimSocket } from '../php/shim-socket.js';
+import { IniParamNotes } from '../php/ini-params.js';
+import { collectStatus } from '../status/collect.js';
+import { renderPhp } from '../status/render-php.js';
 import { StatusResponder } from '../status/responder.js';
 import type { StatusSource } from '../status/collect.js';
 import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
@@ -94,11 +99,16 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private readonly busy = new Set<Child>();
   /** pm.status_path and ping.path, answered by the master (src/status); null without either. */
   readonly status: StatusResponder | null;
+  /** Durations and max active kept per request: a pool with a page, or once a script called fpm_get_status(). */
+  private tracked: boolean;
+  /** The socket the children's shim asks on (fpm_get_status(), PHP_VALUE notes); src/php/shim-socket.ts. */
+  private shimSocket: ShimSocket | null = null;
 
   constructor(readonly cfg: PoolConfig, private readonly ctx: PoolContext) {
     this.name = cfg.name;
     this.output = new WorkerOutput(ctx.log, cfg.name, cfg.decorateWorkersOutput);
     this.status = StatusResponder.for(cfg);
+    this.tracked = this.status !== null;
     this.requestEnv = new RequestEnv(DEFAULT_PATH_SETTINGS, fsProbe, this.status !== null);
     registerStatusMain(this);
   }
@@ -143,7 +153,17 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     this.startLines = iso.startLines;
     const shimPath = path.join(iso.ownDir, `${this.name}.prepend.php`);
     const shimRef = path.join(iso.ownRef, `${this.name}.prepend.php`);
-    const php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode, iso.childPhp === this.ctx.php ? null : { php: iso.childPhp, shimRef });
+    const sockName = shimSocketName(this.name, iso.ownDir);
+    const shimSocket = this.openShimSocket(path.join(iso.ownDir, sockName), creds);
+    let php: ReturnType<typeof preparePoolPhp>;
+    try {
+      php = preparePoolPhp(cfg, this.ctx.php, shimPath, userEnv, this.sharedMode, iso.childPhp === this.ctx.php ? null : { php: iso.childPhp, shimRef }, path.join(iso.ownRef, sockName));
+    } catch (e) {
+      shimSocket.close();
+      throw e;
+    }
+    this.shimSocket = shimSocket;
+    if (php.lockProblem !== null) this.ctx.log.warning(`[pool ${this.name}] ${php.lockProblem}`);
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
     this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
     if (this.status !== null) this.status.sapi = php.sapi;
@@ -184,6 +204,20 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     }
     this.timer = setInterval(() => this.maintain(), 1000);
     this.timer.unref();
+  }
+
+  /** The shim's socket: fpm_get_status() answered from the master's counters, PHP_VALUE directives that could not be set logged once. */
+  private openShimSocket(sockPath: string, creds: Credentials | null): ShimSocket {
+    const notes = new IniParamNotes(this.name, (line) => this.ctx.log.warning(line));
+    return new ShimSocket(sockPath, {
+      status: () => {
+        // From now on this pool keeps what the array shows exactly (durations, max active).
+        this.tracked = true;
+        const nowMs = Date.now();
+        return renderPhp(collectStatus(this, { full: true, server: null, statusReq: null, nowMs, nowPerf: performance.now() }));
+      },
+      ini: (fields) => notes.note(fields),
+    }, creds === null ? null : { uid: creds.uid, gid: creds.gid });
   }
 
   /**
@@ -375,11 +409,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   /**
    * A child took a request or was held for a connection: the status page's
-   * durations and max active processes. Only a pool with a page (nobody else
-   * sees them) pays for the clock and the set.
+   * durations and max active processes. Only a pool whose figures are read
+   * (a page, or once a script called fpm_get_status()) pays for the clock and the set.
    */
   private activate(child: Child): void {
-    if (this.status === null) return;
+    if (!this.tracked) return;
     const req = child.req;
     if (req !== null) req.startedAt = performance.now();
     this.busy.add(child);
@@ -453,7 +487,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   // ---- ChildOwner (php-cgi side)
 
   childFree(child: Child): void {
-    if (this.status !== null) this.deactivate(child);
+    if (this.tracked) this.deactivate(child);
     if (child.state !== 'idle') return;
     const max = this.cfg.pmMaxRequests;
     // Replaced when it exits, like php-fpm's pm.max_requests.
@@ -665,6 +699,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       if (this.timer !== null) clearInterval(this.timer);
       this.access?.close();
       this.access = null;
+      this.shimSocket?.close();
     });
   }
 
@@ -713,6 +748,13 @@ export function listenOptions(cfg: PoolConfig, log?: ListenLog): ListenOptions {
     owner: cfg.listenOwner, group: cfg.listenGroup, mode: cfg.listenMode,
     aclUsers: cfg.listenAclUsers, aclGroups: cfg.listenAclGroups, ...(log !== undefined ? { log } : {}),
   };
+}
+
+/** The shim socket's file name: the pool's, or a hash of it where the path would pass sun_path's 108 bytes. */
+function shimSocketName(pool: string, dir: string): string {
+  const name = `${pool}.shim.sock`;
+  if (Buffer.byteLength(path.join(dir, name)) < 100) return name;
+  return `shim-${createHash('sha1').update(pool).digest('hex').slice(0, 16)}.sock`;
 }
 
 /** SIGKILLs process group `pgid` (a shared php-cgi parent's, see spawnParent). */

@@ -13,6 +13,8 @@ export const PHP_FPM_BIN = '/usr/sbin/php-fpm8.2';
 export interface PhpFpmOptions {
   /** php-fpm.conf text; every `{dir}` is replaced by the temp dir. */
   conf: string;
+  /** Added to php-fpm's command line (e.g. `-c php.ini`). */
+  args?: string[];
 }
 
 export interface PhpFpm {
@@ -33,7 +35,7 @@ export async function startPhpFpm(opts: PhpFpmOptions): Promise<PhpFpm> {
   const fg = await startForeground({
     name: 'php-fpm8.2',
     cmd: PHP_FPM_BIN,
-    args: ['-F', '-O', '-y', confPath, ...(isRoot ? ['--allow-to-run-as-root'] : [])],
+    args: ['-F', '-O', '-y', confPath, ...(isRoot ? ['--allow-to-run-as-root'] : []), ...(opts.args ?? [])],
     cwd: dir,
     env: process.env,
     ready: (out) => READY_RE.test(out),
