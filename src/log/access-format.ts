@@ -51,8 +51,12 @@ export interface FormatNeeds {
   memory: boolean;
   /** %f */
   script: boolean;
-  /** %m %r %q %Q %l %u (and access.suppress_path) */
-  request: boolean;
+  /** %m, %r, %q/%Q, %l, %u (access.suppress_path needs all but %u) */
+  method: boolean;
+  uri: boolean;
+  query: boolean;
+  length: boolean;
+  user: boolean;
   /** %s (and access.suppress_path) */
   status: boolean;
 }
@@ -115,7 +119,7 @@ const oneOf = (v: string, list: string[]): boolean => list.includes(v.toLowerCas
  */
 export function compileAccessFormat(source: string): CompileResult {
   const parts: Part[] = [];
-  const needs: FormatNeeds = { env: [], headers: false, cpu: false, memory: false, script: false, request: false, status: false };
+  const needs: FormatNeeds = { env: [], headers: false, cpu: false, memory: false, script: false, method: false, uri: false, query: false, length: false, user: false, status: false };
   const fail = (warning: string): CompileResult => ({ ok: false, warning });
   let text = '';
   let token = false;
@@ -198,7 +202,11 @@ export function compileAccessFormat(source: string): CompileResult {
         usesFormat = false;
         if (c === 'f') needs.script = true;
         else if (c === 's') needs.status = true;
-        else if (c === 'm' || c === 'r' || c === 'q' || c === 'Q' || c === 'l' || c === 'u') needs.request = true;
+        else if (c === 'm') needs.method = true;
+        else if (c === 'r') needs.uri = true;
+        else if (c === 'q' || c === 'Q') needs.query = true;
+        else if (c === 'l') needs.length = true;
+        else if (c === 'u') needs.user = true;
     }
     if (!usesFormat && format !== '') return fail(`embrace is not allowed for modifier %${c}`);
     format = '';
@@ -247,7 +255,7 @@ export function findHeader(headers: readonly string[], name: string): string | n
 
 function timeOf(p: { fmt: string; cache: { sec: number; s: string } }, sec: number): string {
   if (p.cache.sec !== sec) {
-    const s = strftime(p.fmt, localTime(sec));
+    const s = strftime(p.fmt, localTime(sec, p.fmt.includes('Z')));
     // php-fpm's strftime() buffer holds 127 bytes; a longer result is not defined: nothing.
     p.cache.s = s.length > 127 ? '' : s;
     p.cache.sec = sec;

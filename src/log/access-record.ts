@@ -76,42 +76,88 @@ export function authUser(auth: string | undefined): string {
   return colon >= 0 ? s.slice(0, colon) : '';
 }
 
-export function requestFields(req: Request, needs: FormatNeeds, suppress: boolean, settings: PathSettings, probe: PathProbe): RequestFields {
-  const raw = needs.env.filter((n) => !REWRITTEN.has(n));
-  let picked: Array<string | undefined>;
-  try {
-    picked = pickParams(req.paramsBody, [...BASE, ...raw]);
-  } catch {
-    picked = [];
+/** The fields of one request; built by FieldReader. */
+class Fields implements RequestFields {
+  method = '';
+  uri = '';
+  query = '';
+  contentLength = 0n;
+  user = '';
+  script = '';
+  private full: FpmEnv | null = null;
+
+  constructor(private readonly reader: FieldReader, private readonly req: Request, readonly picked: Array<string | undefined>) {}
+
+  /** php-fpm's whole computation, once. */
+  fpm(): FpmEnv {
+    return (this.full ??= fpmEnv(this.req.params, this.reader.settings, this.reader.probe));
   }
-  let full: FpmEnv | null = null;
-  const env = (): FpmEnv => (full ??= fpmEnv(req.params, settings, probe));
-  const hasScriptPath = picked[SF] !== undefined || picked[PT] !== undefined;
-  const out: RequestFields = {
-    method: '', uri: '', query: '', contentLength: 0n, user: '', script: '',
-    env: (name) => (REWRITTEN.has(name) ? env().env.get(name) : picked[BASE.length + raw.indexOf(name)]),
-  };
-  const simple = !needsFpmEnv(picked[SF], picked[PI], picked[SS]);
-  if (needs.request || suppress) {
-    out.method = field(picked[RM], SIZE.method);
-    let uri: string | null | undefined;
-    if (simple) {
-      uri = quickRequestUri(settings, picked[SF], picked[PT], picked[SN], picked[PI], picked[RU]);
+
+  env(name: string): string | undefined {
+    return REWRITTEN.has(name) ? this.fpm().env.get(name) : this.picked[BASE.length + this.reader.raw.indexOf(name)];
+  }
+}
+
+/** Reads what one format needs of each request; made once per pool. */
+export class FieldReader {
+  /** %{NAME}e names taken from the params as they came. */
+  readonly raw: readonly string[];
+  /** BASE with only the names this format reads (the others never match: nothing decoded for them). */
+  private readonly names: readonly string[];
+  private readonly want: { method: boolean; uri: boolean; query: boolean; length: boolean; user: boolean; script: boolean };
+
+  constructor(needs: FormatNeeds, suppress: boolean, readonly settings: PathSettings, readonly probe: PathProbe) {
+    this.raw = needs.env.filter((n) => !REWRITTEN.has(n));
+    const w = {
+      method: needs.method || suppress, uri: needs.uri || suppress, query: needs.query || suppress,
+      length: needs.length || suppress, user: needs.user, script: needs.script,
+    };
+    this.want = w;
+    const used = new Set<number>();
+    if (w.uri || w.script) [SF, PT, PI, SS, SN, RU].forEach((i) => used.add(i));
+    if (w.query || w.length || w.user) [SF, PT].forEach((i) => used.add(i));
+    if (w.method) used.add(RM);
+    if (w.query) used.add(QS);
+    if (w.length) used.add(CL);
+    if (w.user) used.add(AUTH);
+    // An empty name matches no param (FastCGI names are not empty in practice; pickParams compares lengths first).
+    this.names = [...BASE.map((n, i) => (used.has(i) ? n : '\0')), ...this.raw];
+  }
+
+  read(req: Request): RequestFields {
+    let picked: Array<string | undefined>;
+    try {
+      picked = pickParams(req.paramsBody, this.names);
+    } catch {
+      picked = [];
     }
-    if (uri === undefined) uri = env().requestUri;
-    out.uri = field(uri, SIZE.uri);
+    const out = new Fields(this, req, picked);
+    const w = this.want;
+    const simple = !needsFpmEnv(picked[SF], picked[PI], picked[SS]);
+    if (w.method) out.method = field(picked[RM], SIZE.method);
+    if (w.uri) {
+      let uri: string | null | undefined;
+      if (simple) uri = quickRequestUri(this.settings, picked[SF], picked[PT], picked[SN], picked[PI], picked[RU]);
+      if (uri === undefined) uri = out.fpm().requestUri;
+      out.uri = field(uri, SIZE.uri);
+    }
     // php-fpm reads these only for a request with a script path (init_request_info).
-    if (hasScriptPath) {
-      out.query = field(picked[QS], SIZE.query);
-      out.contentLength = atolSize(picked[CL]);
-      out.user = field(authUser(picked[AUTH]), SIZE.user);
+    if (picked[SF] !== undefined || picked[PT] !== undefined) {
+      if (w.query) out.query = field(picked[QS], SIZE.query);
+      if (w.length) out.contentLength = atolSize(picked[CL]);
+      if (w.user) out.user = field(authUser(picked[AUTH]), SIZE.user);
     }
+    if (w.script) {
+      const quick = simple ? quickScript(this.settings, this.probe, picked[SF], picked[PT], picked[RU]) : undefined;
+      out.script = field(quick !== undefined ? quick : out.fpm().script, SIZE.script);
+    }
+    return out;
   }
-  if (needs.script) {
-    const quick = simple ? quickScript(settings, probe, picked[SF], picked[PT], picked[RU]) : undefined;
-    out.script = field(quick !== undefined ? quick : env().script, SIZE.script);
-  }
-  return out;
+}
+
+/** One request's fields (FieldReader, made for the occasion). */
+export function requestFields(req: Request, needs: FormatNeeds, suppress: boolean, settings: PathSettings, probe: PathProbe): RequestFields {
+  return new FieldReader(needs, suppress, settings, probe).read(req);
 }
 
 /**

@@ -113,18 +113,22 @@ export class ReplyHead {
     return d !== null && (this.head === d || this.head.endsWith(`\r\n${d}`));
   }
 
-  /** %s: the first Status line's code, else 200. */
+  /** %s: the first Status line's code (atoi), else 200. */
   get status(): number {
     const h = this.head;
-    let from = 0;
-    for (;;) {
-      if (h.length - from >= 7 && h.slice(from, from + 7).toLowerCase() === 'status:') {
-        const m = /^\s*(\d+)/.exec(h.slice(from + 7, from + 20));
-        return m === null ? 200 : Number.parseInt(m[1], 10);
+    for (let at = 0; ;) {
+      // `Status:` in any case; the slice only for a line that starts with s and has ':' at 6.
+      if (at + 7 <= h.length && (h.charCodeAt(at) | 0x20) === 0x73 && h.charCodeAt(at + 6) === 0x3a && h.slice(at, at + 6).toLowerCase() === 'status') {
+        let i = at + 7;
+        while (h.charCodeAt(i) === 0x20 || h.charCodeAt(i) === 0x09) i++;
+        let n = 0;
+        let digits = 0;
+        for (let c = h.charCodeAt(i); c >= 0x30 && c <= 0x39 && digits < 9; c = h.charCodeAt(++i), digits++) n = n * 10 + (c - 0x30);
+        return digits === 0 ? 200 : n;
       }
-      const nl = h.indexOf('\r\n', from);
+      const nl = h.indexOf('\r\n', at);
       if (nl < 0) return 200;
-      from = nl + 2;
+      at = nl + 2;
     }
   }
 

@@ -40,15 +40,15 @@ function zoneName(d: Date): string {
   return '';
 }
 
-/** localtime(3) in the process's time zone (TZ, else /etc/localtime). */
-export function localTime(epochSec: number): BrokenDown {
+/** localtime(3) in the process's time zone (TZ, else /etc/localtime); `zone`: also the abbreviation (ICU is slow). */
+export function localTime(epochSec: number, zone = true): BrokenDown {
   const d = new Date(epochSec * 1000);
   const start = new Date(d.getFullYear(), 0, 1);
   // Calendar days since 1 January, immune to DST shifts.
   const yday = Math.round((Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(start.getFullYear(), 0, 1)) / 86_400_000);
   return {
     year: d.getFullYear(), mon: d.getMonth(), mday: d.getDate(), hour: d.getHours(), min: d.getMinutes(), sec: d.getSeconds(),
-    wday: d.getDay(), yday, gmtoff: -d.getTimezoneOffset() * 60, zone: zoneName(d), epoch: epochSec,
+    wday: d.getDay(), yday, gmtoff: -d.getTimezoneOffset() * 60, zone: zone ? zoneName(d) : '', epoch: epochSec,
   };
 }
 

@@ -62,10 +62,9 @@ function answers(listen: string): Promise<boolean> {
   });
 }
 
-function conf(listen: string, pool: string, global = ''): string {
+function conf(listen: string, pool: string): string {
   return `[global]
 error_log = {dir}/error.log
-${global}
 [www]
 listen = ${listen}
 pm = static
@@ -77,10 +76,10 @@ ${pool}
 }
 
 /** `listen` may name a path in the server's directory as `{dir}/...`. */
-async function phpFpm(listen: string, pool: string, global = ''): Promise<Server> {
+async function phpFpm(listen: string, pool: string): Promise<Server> {
   const dir = makeTempDir('tsfpm-phpfpm-');
   const real = listen.replaceAll('{dir}', dir);
-  writeFileSync(join(dir, 'php-fpm.conf'), conf(listen, pool, global).replaceAll('{dir}', dir));
+  writeFileSync(join(dir, 'php-fpm.conf'), conf(listen, pool).replaceAll('{dir}', dir));
   const fg = await startForeground({
     name: 'php-fpm8.2', cmd: PHP_FPM_BIN,
     args: ['-F', '-y', join(dir, 'php-fpm.conf'), ...(isRoot ? ['--allow-to-run-as-root'] : [])],
@@ -96,8 +95,8 @@ async function phpFpm(listen: string, pool: string, global = ''): Promise<Server
   };
 }
 
-async function tsfpm(listen: string, pool: string, global = ''): Promise<Server> {
-  const t = await startTsfpm({ conf: conf(listen, pool, global), logToFile: true, noWait: true });
+async function tsfpm(listen: string, pool: string): Promise<Server> {
+  const t = await startTsfpm({ conf: conf(listen, pool), logToFile: true, noWait: true });
   const real = listen.replaceAll('{dir}', t.dir);
   for (let i = 0; !(await answers(real)); i++) {
     if (i > 500) { await t.stop(); throw new Error(`tsfpm did not listen on ${real}:\n${t.output()}`); }
