@@ -8,7 +8,9 @@
 import { pickParams } from '../fastcgi/params.js';
 import type { Request } from '../pool/request.js';
 import { fpmEnv, isValidPath, needsFpmEnv, quickRequestUri, type FpmEnv, type PathProbe, type PathSettings } from '../request-env/fpm-env.js';
-import { atolSize } from '../status/request-info.js';
+import { atolSize, authUser, field, SIZE } from '../status/request-info.js';
+
+export { authUser, phpBase64Decode } from '../status/request-info.js';
 import type { FormatNeeds } from './access-format.js';
 
 export interface RequestFields {
@@ -21,8 +23,6 @@ export interface RequestFields {
   env(name: string): string | undefined;
 }
 
-/** Scoreboard field sizes (fpm_scoreboard.h), terminating NUL included. */
-const SIZE = { uri: 128, query: 512, method: 16, script: 256, user: 32 } as const;
 
 /** The variables php-fpm's init_request_info() may rewrite (FCGI_PUTENV). */
 const REWRITTEN = new Set([
@@ -36,45 +36,6 @@ const BASE = [
   'REQUEST_METHOD', 'QUERY_STRING', 'CONTENT_LENGTH', 'HTTP_AUTHORIZATION',
 ] as const;
 const [SF, PT, PI, SS, SN, RU, RM, QS, CL, AUTH] = BASE.map((_, i) => i);
-
-/** strlcpy() into a char[size], as a C string. */
-export function field(v: string | null | undefined, size: number): string {
-  if (v === null || v === undefined) return '';
-  const nul = v.indexOf('\0');
-  const s = nul >= 0 ? v.slice(0, nul) : v;
-  return s.length > size - 1 ? s.slice(0, size - 1) : s;
-}
-
-const B64 = new Int8Array(256).fill(-1);
-'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => { B64[c.charCodeAt(0)] = i; });
-
-/** PHP's php_base64_decode (not strict): '=' and unknown bytes are skipped anywhere. */
-export function phpBase64Decode(s: string): string {
-  let out = '';
-  let acc = 0;
-  let bits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const v = B64[s.charCodeAt(i) & 0xff];
-    if (v < 0) continue;
-    acc = ((acc << 6) | v) & 0xffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += String.fromCharCode((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-/** php_handle_auth_data(): the user of `Basic base64(user:pass)`, '' otherwise. */
-export function authUser(auth: string | undefined): string {
-  if (auth === undefined || auth.length < 6 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '';
-  const decoded = phpBase64Decode(auth.slice(6));
-  const nul = decoded.indexOf('\0');
-  const s = nul >= 0 ? decoded.slice(0, nul) : decoded;
-  const colon = s.indexOf(':');
-  return colon >= 0 ? s.slice(0, colon) : '';
-}
 
 /** The fields of one request; built by FieldReader. */
 class Fields implements RequestFields {

@@ -50,9 +50,8 @@ export function buildShim(opts: ShimOptions): string {
     );
   }
   if (opts.hideEnv !== undefined && opts.hideEnv.length > 0) {
-    const names = opts.hideEnv.map(phpString).join(', ');
     // $_SERVER only: naming $_ENV here would build it on every request (auto_globals_jit).
-    lines.push(`foreach ([${names}] as $k) unset($_SERVER[$k]);`);
+    lines.push(`unset(${opts.hideEnv.map((n) => `$_SERVER[${phpString(n)}]`).join(', ')});`);
   }
   // php-fpm applies them before anything of the request runs; here before the pool's own prepend file.
   if (opts.iniParams !== undefined) lines.push(iniParamsGuard(opts.iniParams));

@@ -14,15 +14,8 @@ export interface RequestInfo {
 }
 
 /** Scoreboard field sizes (fpm_scoreboard.h), terminating NUL included. */
-const SIZE = { uri: 128, query: 512, method: 16, script: 256, user: 32 } as const;
+export const SIZE = { uri: 128, query: 512, method: 16, script: 256, user: 32 } as const;
 
-/** strlcpy into a char[size], and C-string semantics (a NUL ends it). */
-function field(v: string | null | undefined, size: number): string {
-  if (v === null || v === undefined) return '';
-  const nul = v.indexOf('\0');
-  const s = nul >= 0 ? v.slice(0, nul) : v;
-  return s.length > size - 1 ? s.slice(0, size - 1) : s;
-}
 
 /** atol() as a size_t: leading space, sign, digits; negatives wrap. */
 export function atolSize(v: string | undefined): bigint {
@@ -34,14 +27,43 @@ export function atolSize(v: string | undefined): bigint {
   return n < 0n ? n + 2n ** 64n : n;
 }
 
-/** php_handle_auth_data: the user of `Authorization: Basic base64(user:pass)`. */
-export function basicAuthUser(auth: string | undefined): string | null {
-  if (auth === undefined || auth.length < 6 || auth.slice(0, 6).toLowerCase() !== 'basic ') return null;
-  const decoded = Buffer.from(auth.slice(6), 'base64').toString('latin1');
+/** strlcpy() into a char[size], as a C string. */
+export function field(v: string | null | undefined, size: number): string {
+  if (v === null || v === undefined) return '';
+  const nul = v.indexOf('\0');
+  const s = nul >= 0 ? v.slice(0, nul) : v;
+  return s.length > size - 1 ? s.slice(0, size - 1) : s;
+}
+
+const B64 = new Int8Array(256).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => { B64[c.charCodeAt(0)] = i; });
+
+/** PHP's php_base64_decode (not strict): '=' and unknown bytes are skipped anywhere. */
+export function phpBase64Decode(s: string): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = B64[s.charCodeAt(i) & 0xff];
+    if (v < 0) continue;
+    acc = ((acc << 6) | v) & 0xffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+/** php_handle_auth_data(): the user of `Basic base64(user:pass)`, '' otherwise. */
+export function authUser(auth: string | undefined): string {
+  if (auth === undefined || auth.length < 6 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '';
+  const decoded = phpBase64Decode(auth.slice(6));
   const nul = decoded.indexOf('\0');
   const s = nul >= 0 ? decoded.slice(0, nul) : decoded;
   const colon = s.indexOf(':');
-  return colon >= 0 ? s.slice(0, colon) : null;
+  return colon >= 0 ? s.slice(0, colon) : '';
 }
 
 export function requestInfo(params: Map<string, string>, settings: PathSettings, probe: PathProbe): RequestInfo {
@@ -53,7 +75,7 @@ export function requestInfo(params: Map<string, string>, settings: PathSettings,
     // php-fpm reads these only when the request has a script path (init_request_info).
     query: hasScriptPath ? field(params.get('QUERY_STRING'), SIZE.query) : '',
     contentLength: hasScriptPath ? atolSize(params.get('CONTENT_LENGTH')) : 0n,
-    user: (hasScriptPath ? field(basicAuthUser(params.get('HTTP_AUTHORIZATION')), SIZE.user) : '') || '-',
+    user: (hasScriptPath ? field(authUser(params.get('HTTP_AUTHORIZATION')), SIZE.user) : '') || '-',
     script: field(env.script, SIZE.script) || '-',
   };
 }

@@ -119,6 +119,6 @@ test('shim: text is plain PHP with a quoted extension list', () => {
 
 test('shim: variables only tsfpm sets are taken out of $_SERVER', () => {
   const src = buildShim({ limitExtensions: [], userPrependFile: null, hideEnv: ['PHP_FCGI_MAX_REQUESTS', "it's"] });
-  assert.match(src, /foreach \(\['PHP_FCGI_MAX_REQUESTS', 'it\\'s'\] as \$k\) unset\(\$_SERVER\[\$k\]\);/);
+  assert.ok(src.includes("unset($_SERVER['PHP_FCGI_MAX_REQUESTS'], $_SERVER['it\\'s']);"), src);
   assert.doesNotMatch(buildShim({ limitExtensions: ['.php'], userPrependFile: null }), /unset/);
 });

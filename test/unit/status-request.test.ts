@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fpmEnv, quickRequestUri, DEFAULT_PATH_SETTINGS, type PathProbe } from '../../src/request-env/fpm-env.js';
-import { atolSize, basicAuthUser, requestInfo } from '../../src/status/request-info.js';
+import { atolSize, authUser, requestInfo } from '../../src/status/request-info.js';
 
 const FILES = new Set(['/srv/www/index.php']);
 const probe: PathProbe = { resolves: (p) => FILES.has(p) || p === '/srv/www' || p === '/srv' || p === '/', isFile: (p) => FILES.has(p) };
@@ -69,7 +69,7 @@ test('atol as size_t, Basic auth user', () => {
   assert.equal(atolSize('  42abc'), 42n);
   assert.equal(atolSize(''), 0n);
   assert.equal(atolSize('-1'), 18446744073709551615n);
-  assert.equal(basicAuthUser(`basic ${Buffer.from('a:b').toString('base64')}`), 'a');
-  assert.equal(basicAuthUser(`Basic ${Buffer.from('nocolon').toString('base64')}`), null);
-  assert.equal(basicAuthUser('Digest x'), null);
+  assert.equal(authUser(`basic ${Buffer.from('a:b').toString('base64')}`), 'a');
+  assert.equal(authUser(`Basic ${Buffer.from('nocolon').toString('base64')}`), '');
+  assert.equal(authUser('Digest x'), '');
 });
