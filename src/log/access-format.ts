@@ -14,6 +14,7 @@
 //   contains `name` anywhere and has `: ` right after its first
 //   strlen(name) bytes (so `%{Set}o` also matches `Abc: Set-Cookie`).
 import { localTime, strftime } from './strftime.js';
+import type { RequestFields } from './access-record.js';
 
 /** php-fpm's FPM_LOG_BUFFER (MAX_LINE_LENGTH is not defined in its build). */
 export const LOG_BUFFER = 1024;
@@ -73,7 +74,8 @@ export type CompileResult = { ok: true; format: AccessFormat } | { ok: false; wa
  * One request as php-fpm's scoreboard and SAPI hold it when the line is
  * written. Request strings are already cut to the scoreboard's sizes.
  */
-export interface AccessRecord {
+/** %m ('' when none), %r, %q, %l, %u, %f ('' when none) and %e come from RequestFields. */
+export interface AccessRecord extends RequestFields {
   /** %n: the pool name (scoreboard: 31 bytes) */
   pool: string;
   /** %p: the process that served it */
@@ -97,15 +99,6 @@ export interface AccessRecord {
   status: number;
   /** %o: the response headers as PHP's list holds them, `Name: value` */
   headers: readonly string[];
-  /** %m ('' when none), %r, %q, %l, %u, %f ('' when none) */
-  method: string;
-  uri: string;
-  query: string;
-  contentLength: bigint;
-  user: string;
-  script: string;
-  /** %e: a FastCGI param as php-fpm's environment has it */
-  env(name: string): string | undefined;
 }
 
 const SIMPLE = new Set<string>(['f', 'l', 'm', 'n', 'p', 'P', 'q', 'Q', 'r', 'R', 's', 'u']);

@@ -8,18 +8,13 @@
 import { pickParams } from '../fastcgi/params.js';
 import type { Request } from '../pool/request.js';
 import { fpmEnv, isValidPath, needsFpmEnv, quickRequestUri, type FpmEnv, type PathProbe, type PathSettings } from '../request-env/fpm-env.js';
-import { atolSize, authUser, field, SIZE } from '../status/request-info.js';
+import { atolSize, authUser, field, SIZE, type RequestInfo } from '../status/request-info.js';
 
 export { authUser, phpBase64Decode } from '../status/request-info.js';
 import type { FormatNeeds } from './access-format.js';
 
-export interface RequestFields {
-  method: string;
-  uri: string;
-  query: string;
-  contentLength: bigint;
-  user: string;
-  script: string;
+/** The scoreboard's fields (as the status page has them) plus the FastCGI environment for %{NAME}e. */
+export interface RequestFields extends RequestInfo {
   env(name: string): string | undefined;
 }
 

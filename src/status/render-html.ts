@@ -4,6 +4,7 @@ import type { PoolStatus, ProcessStatus } from './snapshot.js';
 import { plainMarkup } from './escape.js';
 import { markupUri } from './render-xml.js';
 import { fpmTime } from './clock.js';
+import { poolRows } from './render-text.js';
 
 const HEAD = '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n' +
   '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n' +
@@ -17,21 +18,9 @@ const COLUMNS = ['pid', 'state', 'start time', 'start since', 'requests', 'reque
 const row = (label: string, value: string | number): string => `<tr><th>${label}</th><td>${value}</td></tr>\n`;
 
 export function renderHtml(s: PoolStatus, full: boolean): string {
+  // The pool name is the one value that needs escaping in html.
   const head = HEAD +
-    row('pool', plainMarkup(s.pool)) +
-    row('process manager', s.processManager) +
-    row('start time', fpmTime(s.startTime)) +
-    row('start since', s.startSince) +
-    row('accepted conn', s.acceptedConn) +
-    row('listen queue', s.listenQueue) +
-    row('max listen queue', s.maxListenQueue) +
-    row('listen queue len', s.listenQueueLen) +
-    row('idle processes', s.idleProcesses) +
-    row('active processes', s.activeProcesses) +
-    row('total processes', s.idleProcesses + s.activeProcesses) +
-    row('max active processes', s.maxActiveProcesses) +
-    row('max children reached', s.maxChildrenReached) +
-    row('slow requests', s.slowRequests) +
+    poolRows(s).map(([label, value]) => row(label, label === 'pool' ? plainMarkup(s.pool) : String(value))).join('') +
     '</table>\n';
   if (!full) return `${head}</body></html>`;
   return `${head}<table border="1">\n<tr>${COLUMNS.map((c) => `<th>${c}</th>`).join('')}</tr>\n` +

@@ -4,21 +4,28 @@ import { fpmTime } from './clock.js';
 
 const line = (label: string, value: string | number | bigint): string => `${`${label}:`.padEnd(22)}${value}\n`;
 
+/** The pool's fields as php-fpm's text and html pages label and order them. */
+export function poolRows(s: PoolStatus): Array<[string, string | number | bigint]> {
+  return [
+    ['pool', s.pool],
+    ['process manager', s.processManager],
+    ['start time', fpmTime(s.startTime)],
+    ['start since', s.startSince],
+    ['accepted conn', s.acceptedConn],
+    ['listen queue', s.listenQueue],
+    ['max listen queue', s.maxListenQueue],
+    ['listen queue len', s.listenQueueLen],
+    ['idle processes', s.idleProcesses],
+    ['active processes', s.activeProcesses],
+    ['total processes', s.idleProcesses + s.activeProcesses],
+    ['max active processes', s.maxActiveProcesses],
+    ['max children reached', s.maxChildrenReached],
+    ['slow requests', s.slowRequests],
+  ];
+}
+
 export function renderText(s: PoolStatus, full: boolean): string {
-  let out = line('pool', s.pool) +
-    line('process manager', s.processManager) +
-    line('start time', fpmTime(s.startTime)) +
-    line('start since', s.startSince) +
-    line('accepted conn', s.acceptedConn) +
-    line('listen queue', s.listenQueue) +
-    line('max listen queue', s.maxListenQueue) +
-    line('listen queue len', s.listenQueueLen) +
-    line('idle processes', s.idleProcesses) +
-    line('active processes', s.activeProcesses) +
-    line('total processes', s.idleProcesses + s.activeProcesses) +
-    line('max active processes', s.maxActiveProcesses) +
-    line('max children reached', s.maxChildrenReached) +
-    line('slow requests', s.slowRequests);
+  let out = poolRows(s).map(([label, value]) => line(label, value)).join('');
   if (full) for (const p of s.processes) out += textProcess(p);
   return out;
 }
