@@ -138,7 +138,9 @@ export class SystemdMonitor {
       this.notifier.send(`READY=1\nSTATUS=Ready to handle connections\nMAINPID=${process.pid}`);
       this.log.log('debug', 'have notify start to systemd');
     }
-    for (const l of this.hb.lines) this.log.log(l.level, l.text);
+    // Only under systemd: outside it the line is noise, and php-fpm built
+    // without systemd (the build php-src's own tests expect) never logs it.
+    if (env.NOTIFY_SOCKET !== undefined && env.NOTIFY_SOCKET !== '') for (const l of this.hb.lines) this.log.log(l.level, l.text);
     if (this.notifier !== null && this.hb.intervalMs > 0) {
       this.timer = setInterval(() => this.beat(), this.hb.intervalMs);
       this.timer.unref();

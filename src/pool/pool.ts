@@ -85,6 +85,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private seq = 0;
   private spawnRate = 1;
   private warnedMaxChildren = false;
+  private tickedEarly = false;                 // dynamic: the tick already ran early this period
+  private readonly idleKills = new Set<Child>(); // asked to quit at the last tick: SIGKILL at this one
   private timer: NodeJS.Timeout | null = null;
   private readonly output: WorkerOutput;
   /** access.log (src/log/access-log.ts); null without one. */
@@ -202,7 +204,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       const n = initialChildren(cfg.pm, cfg.pmMaxChildren, cfg.pmStartServers);
       for (let i = 0; i < n; i++) this.spawnChild(false);
     }
-    this.timer = setInterval(() => this.maintain(), 1000);
+    this.timer = setInterval(() => this.heartbeat(), 1000);
     this.timer.unref();
   }
 
@@ -320,6 +322,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     this.queue.push(entry);
     if (this.queued > this.maxListenQueue) this.maxListenQueue = this.queued;
     if (this.cfg.pm === 'ondemand') this.ondemandSpawn();
+    // Better than php-fpm, whose dynamic pool waits up to a second for its next
+    // tick: the first request of a burst that finds no idle child runs the tick
+    // at once. Later growth keeps php-fpm's pace (one early tick per period).
+    else if (this.cfg.pm === 'dynamic' && !this.tickedEarly) { this.tickedEarly = true; this.maintain(); }
   }
 
   /** Gives a free child to a connection that waited unread, and starts reading it. */
@@ -572,6 +578,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
     this.children.delete(child);
+    this.idleKills.delete(child);
     this.busy.delete(child);
     this.output.close(child.pid);
     const secs = formatElapsed(child.startedHr);
@@ -597,6 +604,13 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   }
 
   // ---- process manager tick
+
+  /** The once-a-second tick. */
+  private heartbeat(): void {
+    this.tickedEarly = false;
+    this.escalateIdleKills();
+    this.maintain();
+  }
 
   private maintain(): void {
     // A connection that was given a child but sends nothing gives it back.
@@ -627,9 +641,25 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     for (const w of d.warnings) this.ctx.log.warning(w);
     if (d.killOldestIdle && oldest !== null) {
       oldest.pmKilled = true;
-      oldest.retire();
+      if (oldest.retire() && oldest.proc !== null) this.idleKills.add(oldest);
     }
     for (let i = 0; i < d.spawn; i++) this.spawnChild(false);
+  }
+
+  /**
+   * php-fpm's idle kill is a SIGQUIT, then a SIGKILL at the next tick if the
+   * child is still there (bug77023: a script that blocked the signal). That
+   * child then counts as lost, not as retired: logged and replaced.
+   */
+  private escalateIdleKills(): void {
+    if (this.idleKills.size === 0) return;
+    for (const c of this.idleKills) {
+      if (this.children.has(c) && this.state === 'normal') {
+        c.pmKilled = false;
+        c.kill('SIGKILL');
+      }
+    }
+    this.idleKills.clear();
   }
 
   // ---- reload (src/control/reload.ts)

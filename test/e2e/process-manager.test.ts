@@ -18,6 +18,8 @@ let daemon: Tsfpm | undefined;
 before(() => {
   docroot = makeTempDir('tsfpm-docroot-');
   writeFileSync(join(docroot, 'pid.php'), '<?php echo getmypid();\n');
+  // Blocks the signals php-fpm and tsfpm stop an idle child with (php-src bug77023).
+  writeFileSync(join(docroot, 'block.php'), '<?php pcntl_sigprocmask(SIG_BLOCK, [SIGQUIT, SIGTERM]); usleep(300000); echo getmypid();\n');
   writeFileSync(join(docroot, 'sleep.php'), "<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo getmypid();\n");
 });
 
@@ -128,8 +130,9 @@ test('dynamic: grows under load, then shrinks to max_spare one idle child per se
   assert.ok(peak <= 5, `peak ${peak} > pm.max_children`);
   const started = [...d.output().slice(logFrom).matchAll(/\[pool www\] child (\d+) started/g)].map((m) => Number(m[1]));
   assert.ok(started.length >= 1 && started.every((p) => !initial.includes(p)), `no new "child N started" lines\n${d.output()}`);
-  // 2 children + at most one more per second: the five cannot all finish in one 1.5 s round.
-  assert.ok(loadMs >= 2900, `load finished in ${loadMs} ms`);
+  // 2 children, one more at once (the early tick), then one per tick: the
+  // five cannot all finish in one 1.5 s round.
+  assert.ok(loadMs >= 2400, `load finished in ${loadMs} ms`);
 
   // Idle again: killed down to max_spare_servers (2), not below min_spare (1).
   await waitFor(() => kids().length <= 2, 6000)
@@ -147,6 +150,32 @@ test('dynamic: grows under load, then shrinks to max_spare one idle child per se
   }
   await new Promise((r) => setTimeout(r, 1200));
   assert.equal(kids().length, 2, `settled at ${kids().length}\n${d.output()}`);
+});
+
+test('dynamic: a waiting request runs the tick at once; an idle child that ignores the kill gets SIGKILL at the next tick and is replaced', async () => {
+  const { d, target, kids } = await start(
+    'pm = dynamic\npm.max_children = 2\npm.start_servers = 1\npm.min_spare_servers = 1\npm.max_spare_servers = 1',
+  );
+  await waitFor(() => kids().length === 1, 3000).catch(() => assert.fail(`${kids().length} children at start\n${d.output()}`));
+  const logFrom = d.output().length;
+  // Both at once: the second finds no idle child, and a second child serves it
+  // now rather than after the first request (php-fpm: at its next tick).
+  const t0 = Date.now();
+  const pids = await Promise.all([served(target, '/block.php', d), served(target, '/block.php', d)]);
+  const ms = Date.now() - t0;
+  assert.notEqual(pids[0], pids[1], `one child served both (${ms} ms)\n${d.output()}`);
+  assert.ok(ms < 550, `two 300 ms requests took ${ms} ms`);
+  // Two idle > max_spare 1: each blocked child is asked to quit, then SIGKILLed
+  // a tick later and replaced (php-fpm's WARNING and NOTICE); the replacements
+  // quit when asked, and one child remains.
+  const log = (): string => d.output().slice(logFrom);
+  for (const pid of pids) {
+    await waitFor(() => new RegExp(`WARNING: .*\\[pool www\\] child ${pid} exited on signal 9 \\(SIGKILL\\) after \\d+\\.\\d+ seconds from start`).test(log()), 8000)
+      .catch(() => assert.fail(`no SIGKILL line for ${pid}\n${log()}`));
+  }
+  assert.equal([...log().matchAll(/NOTICE: .*\[pool www\] child \d+ started/g)].length, 2, log());
+  await waitFor(() => kids().length === 1, 4000).catch(() => assert.fail(`${kids().length} children in the end\n${log()}`));
+  assert.equal(await served(target, '/pid.php', d) > 0, true);
 });
 
 test('ondemand: 0 children, 3 under 3 concurrent requests, 0 again after process_idle_timeout', async (t) => {

@@ -73,12 +73,26 @@ test('READY=1 with MAINPID, STATUS heartbeats, RELOADING=1/READY=1 around USR2, 
   }
 });
 
-test('without NOTIFY_SOCKET nothing is sent, and the start-up NOTICE is php-fpm\'s; systemd_interval = 0 disables the monitor', async () => {
-  const d = await startTsfpm({ conf: '[global]\nerror_log = {dir}/error.log\nsystemd_interval = 0\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n', env: { NOTIFY_SOCKET: '' } });
+test('without NOTIFY_SOCKET nothing is sent and no systemd line is logged (php-fpm built without systemd)', async () => {
+  const d = await startTsfpm({ conf: '[global]\nerror_log = {dir}/error.log\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n', env: { NOTIFY_SOCKET: '' } });
   try {
-    await d.waitForOutput(/NOTICE: systemd monitor disabled/, 5000);
+    await d.waitForOutput(/NOTICE: ready to handle connections\n/, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(d.output(), /systemd/);
   } finally {
     await d.stop();
+  }
+});
+
+test('under systemd, systemd_interval = 0 disables the monitor with php-fpm\'s NOTICE', { skip: haveNotify ? false : 'systemd-notify not installed' }, async () => {
+  const dir = makeTempDir('tsfpm-systemd-');
+  const r = await receiver(dir);
+  const d = await startTsfpm({ conf: '[global]\nerror_log = {dir}/error.log\nsystemd_interval = 0\n[www]\nlisten = {dir}/www.sock\npm = static\npm.max_children = 1\n', env: { NOTIFY_SOCKET: r.socket } });
+  try {
+    await d.waitForOutput(/NOTICE: ready to handle connections\n.*NOTICE: systemd monitor disabled\n/, 5000);
+  } finally {
+    await d.stop();
+    r.proc.kill();
   }
 });
 
