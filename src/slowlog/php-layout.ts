@@ -70,7 +70,7 @@ export function phpBuild(rodata: Buffer | null): PhpBuild {
   if (rodata === null) return { buildId: null, version: null };
   // latin1: one char per byte, so a regex can scan the bytes.
   const text = rodata.toString('latin1');
-  const id = /API\d{8},(?:NTS|TS)(?:,debug)?(?=\0)/.exec(text);
+  const id = /(?<=\0|^)API\d{8},(?:NTS|TS)(?:,debug)?(?=\0)/.exec(text);
   const ver = /X-Powered-By: PHP\/(\d+\.\d+\.\d+[^\0]*)\0/.exec(text);
   return { buildId: id?.[0] ?? null, version: ver?.[1] ?? null };
 }
