@@ -142,6 +142,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     // pm.status_listen's hidden pool: no child, the master answers (src/status/status-listen.ts).
     if (this.cfg.hidden) return;
     const cfg = this.cfg;
+    // request_slowlog_timeout / request_terminate_timeout (src/slowlog): requests are timed
+    // from when a child takes them (Request.startedAt, the status page's clock).
+    this.watchdog = RequestWatchdog.forPool(this, this.ctx.log);
+    if (this.watchdog !== null) this.tracked = true;
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -209,12 +213,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     }
     this.timer = setInterval(() => this.maintain(), 1000);
     this.timer.unref();
-    this.watchdog = RequestWatchdog.forPool(this, this.ctx.log);
-    if (this.watchdog !== null) {
-      // Timed from when a child takes the request (Request.startedAt, the status page's clock).
-      this.tracked = true;
-      this.watchdog.start();
-    }
+    this.watchdog?.start();
   }
 
   /** The shim's socket: fpm_get_status() answered from the master's counters, PHP_VALUE directives that could not be set logged once. */
