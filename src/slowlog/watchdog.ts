@@ -22,9 +22,9 @@ import type { Child } from '../pool/child.js';
 import type { Request } from '../pool/request.js';
 import type { PathProbe, PathSettings } from '../request-env/fpm-env.js';
 import { scoreboardRequest } from '../status/request-info.js';
-import { backtrace } from './backtrace.js';
+import { backtrace, type Outcome } from './backtrace.js';
 import { appendEntry } from './slowlog-file.js';
-import { formatEntry, scriptOnlyEntry, type EntryHead } from './slowlog-entry.js';
+import { entryHeader, formatEntry, scriptOnlyEntry, type EntryHead } from './slowlog-entry.js';
 import { heartbeatMs, nextDueMs, slowLine, terminateLine, verdict, type RequestLine, type TimeoutSettings } from './timeouts.js';
 
 /** What the watchdog needs of its pool (src/pool/pool.ts). */
@@ -85,6 +85,18 @@ export class RequestWatchdog {
 
   private sweep(): void {
     this.timer = null;
+    let next = this.beat;
+    try {
+      next = this.check();
+    } catch (e) {
+      // A bug here must not take the master down with it; the pool stays watched.
+      this.log.error(`[pool ${this.pool.name}] request timeouts: ${(e as Error).stack ?? String(e)}`);
+    }
+    if (this.timer === null) this.arm(next);
+  }
+
+  /** Acts on every busy child that reached a limit; returns when the next check is due (ms). */
+  private check(): number {
     const nowPerf = performance.now();
     const nowMs = Date.now();
     let next = this.beat;
@@ -108,7 +120,7 @@ export class RequestWatchdog {
       // The one just logged as slow is terminated on the next check at the earliest, as in php-fpm.
       if (due !== null) next = Math.min(next, v === 'slow' ? Math.max(due, MIN_DELAY_MS) : due);
     }
-    if (this.timer === null) this.arm(next);
+    return next;
   }
 
   private line(child: Child, req: Request): RequestLine {
@@ -144,7 +156,14 @@ export class RequestWatchdog {
       date: now, usec: now.getMilliseconds() * 1000,
       debug: this.log.getLevel() === 'debug', pool: this.pool.name, pid,
     };
-    const r = backtrace(pid, this.pool.cfg.requestSlowlogTraceDepth);
+    let r: Outcome;
+    try {
+      r = backtrace(pid, this.pool.cfg.requestSlowlogTraceDepth);
+    } catch (e) {
+      // Not expected (every /proc read is checked): the entry says the dump failed, the log why.
+      this.log.error(`[pool ${this.pool.name}] reading the stack of child ${pid} failed: ${(e as Error).message}`);
+      return `${entryHeader(head)}+++ dump failed\n`;
+    }
     if (r.kind === 'trace') return formatEntry(head, r.trace);
     if (r.kind === 'error') {
       this.log.syserror('error', `failed to open ${r.what}`, r.err);
