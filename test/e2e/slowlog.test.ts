@@ -187,7 +187,10 @@ test('request_terminate_timeout = 4s: a 9-second script answered with an error t
     assert.ok(s === 502 || s === 504, `nginx's answer: ${s}`);
     assert.ok(secs >= 3.9 && secs < 5, `answered after ${secs} s`);
   }
+  // The log reaches this process through a pipe, maybe after nginx's answer.
+  for (const p of ['dyn', 'stat']) await d.waitForOutput(new RegExp(`\\[pool ${p}\\] child \\d+ exited on signal 15`), 3000, from);
   const log = d.output().slice(from);
+  const killed: Record<string, number> = {};
   for (const p of ['dyn', 'stat']) {
     const m = new RegExp(`WARNING: \\[pool ${p}\\] child (\\d+), script '${escape(join(docroot, 'long.php'))}' \\(request: "GET /long.php"\\) execution timed out \\((4\\.\\d{6}) sec\\), terminating\\n`).exec(log);
     assert.ok(m !== null, log);
@@ -196,12 +199,13 @@ test('request_terminate_timeout = 4s: a 9-second script answered with an error t
     assert.ok(before[p as 'dyn' | 'stat'].includes(pid));
     assert.match(log, new RegExp(`WARNING: \\[pool ${p}\\] child ${pid} exited on signal 15 \\(SIGTERM\\) after \\d+\\.\\d{6} seconds from start\\n`));
     assert.ok(!isAlive(pid), 'the child is gone');
+    killed[p] = pid;
   }
   // Back to full size, serving; the replacement announced after the exit line, as php-fpm does.
   for (const p of ['dyn', 'stat'] as const) {
     await waitFor(async () => {
       const s = await status(p);
-      return s['total processes'] === 2 && s.processes.length === 2;
+      return s['total processes'] === 2 && s.processes.length === 2 && s.processes.every((c) => c.pid !== killed[p] && isAlive(c.pid));
     }, 5000);
     const after = d.output().slice(from);
     assert.match(after, new RegExp(`\\[pool ${p}\\] child \\d+ exited on signal 15[^\\n]*\\n(.*\\n)*.*NOTICE: \\[pool ${p}\\] child \\d+ started\\n`));
