@@ -109,7 +109,7 @@ export function defaultPool(name: string): PoolConfig {
     pm: 'static', pmMaxChildren: 0, pmStartServers: 0, pmMinSpareServers: 0, pmMaxSpareServers: 0,
     pmMaxSpawnRate: 32, pmProcessIdleTimeout: 10, pmMaxRequests: 0, pmStatusPath: null,
     pmStatusListen: null, pingPath: null, pingResponse: null, accessLog: null, accessFormat: null,
-    accessSuppressPath: [], slowlog: null, requestSlowlogTimeout: 0, requestSlowlogTraceDepth: 20,
+    accessSuppressPath: [], slowlog: null, requestSlowlogTimeout: 0, requestSlowlogTraceDepth: 0,
     requestTerminateTimeout: 0, requestTerminateTimeoutTrackFinished: false, rlimitFiles: 0,
     rlimitCore: 0, chroot: null, chdir: null, catchWorkersOutput: false, decorateWorkersOutput: true,
     clearEnv: true, securityLimitExtensions: ['.php', '.phar'], apparmorHat: null,

@@ -161,16 +161,20 @@ function poolRules(wp: PoolConfig, set: Set<string>, host: ValidateHost, say: Sa
   else wp.slowlog = null;
   if (wp.requestSlowlogTimeout > 0) {
     if (wp.slowlog === null) fail('error', `${P} 'slowlog' must be specified for use with 'request_slowlog_timeout'`);
-    if (wp.requestSlowlogTraceDepth <= 0) {
-      fail('error', `${P} 'request_slowlog_trace_depth' (${wp.requestSlowlogTraceDepth}) must be a positive value`);
+    try { host.touchAppend(wp.slowlog as string); } catch (e) {
+      fail('error', `Unable to create or open slowlog(${wp.slowlog})`, 'post', e as NodeJS.ErrnoException);
     }
     if (wp.requestTerminateTimeout > 0 && wp.requestSlowlogTimeout > wp.requestTerminateTimeout) {
       fail('error', `${P} 'request_slowlog_timeout' (${wp.requestSlowlogTimeout}) can't be greater than 'request_terminate_timeout' (${wp.requestTerminateTimeout})`);
     }
-    try { host.touchAppend(wp.slowlog as string); } catch (e) {
-      fail('error', `Unable to create or open slowlog(${wp.slowlog})`, 'post', e as NodeJS.ErrnoException);
-    }
   }
+  // php-fpm: a depth given (not 0) needs a slowlog and must be positive; 0 or none means 20.
+  if (wp.requestSlowlogTraceDepth !== 0) {
+    if (wp.slowlog === null) fail('error', `${P} 'slowlog' must be specified for use with 'request_slowlog_trace_depth'`);
+    if (wp.requestSlowlogTraceDepth < 0) {
+      fail('error', `${P} 'request_slowlog_trace_depth' (${wp.requestSlowlogTraceDepth}) must be a positive value`);
+    }
+  } else wp.requestSlowlogTraceDepth = 20;
 
   if (wp.chroot !== null && wp.chroot !== '') {
     if (wp.chroot.startsWith('$prefix')) wp.chroot = `${base}/${wp.chroot.slice('$prefix'.length)}`;

@@ -136,6 +136,7 @@ class Master implements ReloadHost {
     const f: Figures = { active: 0, idle: 0, requests: 0, slow: 0 };
     for (const pool of this.current.pools) {
       f.requests += pool.acceptedConn;
+      f.slow += pool.slowRequests;
       for (const c of pool.children) {
         if (c.state === 'busy') f.active++;
         else if (c.state === 'idle') f.idle++;

@@ -28,8 +28,8 @@ export interface ChildOwner {
   childFree(child: Child): void;
   childLost(child: Child): void;
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void;
-  /** Shared mode: the worker behind this slot is gone (`expected` after a retire). */
-  workerGone(child: Child, pid: number, expected: boolean, startedHr: bigint, requests: number): void;
+  /** Shared mode: the worker behind this slot is gone: retired, terminated (request_terminate_timeout) or lost. */
+  workerGone(child: Child, pid: number, end: WorkerEnd, startedHr: bigint, requests: number): void;
   /** Shared mode: a new worker pid was learnt for this slot. */
   workerStarted(child: Child, replacement: boolean): void;
   /** Bytes from a standalone child's stdout/stderr (catch_workers_output); null: the pipe closed. */
@@ -41,6 +41,7 @@ export interface ChildOwner {
 }
 
 export type ChildState = 'idle' | 'busy' | 'exiting';
+export type WorkerEnd = 'retired' | 'terminated' | 'lost';
 
 /** The getmypid() probe request for shared-mode connections. */
 export function whoamiRequest(script: string): Buffer {
@@ -64,6 +65,8 @@ export class Child implements ScanSink {
   last: Request | null = null;
   /** Marked by the process manager; not replaced when it exits. */
   pmKilled = false;
+  /** Killed by request_terminate_timeout (src/slowlog/watchdog.ts): the pool logs php-fpm's exit line. */
+  terminated = false;
   /** The pool's access log (src/log/access-log.ts); null without one, and then none of it runs. */
   access: ChildAccess | null = null;
   // Connected on first use: php-cgi drops a connection that brings no request
@@ -368,17 +371,22 @@ export class Child implements ScanSink {
     const eager = this.probed;
     this.probed = false;
     const pid = this.pid;
-    const expected = this.retiring;
+    const end: WorkerEnd = this.retiring ? 'retired' : this.terminated ? 'terminated' : 'lost';
     this.retiring = false;
+    this.terminated = false;
     if (pid > 0) {
       // A worker that broke off mid-request is finished off; whether it is gone
       // is checked a moment later (its socket closes before it becomes a zombie).
-      if (req !== null && !expected) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      if (req !== null && end !== 'retired') { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       const since = this.startedHr;
       const served = this.requests;
-      setTimeout(() => {
-        if (expected || !pidAlive(pid)) this.owner.workerGone(this, pid, expected, since, served);
-      }, 50);
+      // SIGKILLed by the watchdog: gone, and logged before its replacement says it started.
+      if (end === 'terminated') this.owner.workerGone(this, pid, end, since, served);
+      else {
+        setTimeout(() => {
+          if (end === 'retired' || !pidAlive(pid)) this.owner.workerGone(this, pid, end, since, served);
+        }, 50);
+      }
       this.requests = 0;
     }
     if (this.state === 'exiting' && !this.pmKilled) this.state = 'idle';
@@ -404,6 +412,17 @@ export class Child implements ScanSink {
     // After the signal: php-cgi blocked reading this connection sees EOF, then
     // finds its shutdown flag set instead of accepting again.
     if (this.req === null) this.sock?.destroy();
+  }
+
+  /**
+   * request_terminate_timeout: the process dies now, as php-fpm's worker dies
+   * of its SIGTERM. php-cgi only notes a SIGTERM and runs the script on (a
+   * sleep() returns early), so it gets SIGKILL; the pool logs the exit in
+   * php-fpm's words. The web server's connection closes when the child's does.
+   */
+  terminate(): void {
+    this.terminated = true;
+    this.kill('SIGKILL');
   }
 
   /**

@@ -15,7 +15,7 @@ import { titledPlan } from '../php/proc-title.js';
 import type { ChildProcess } from 'node:child_process';
 import { lookupGroup, lookupUser } from '../platform/users.js';
 import { ClientConn, type RequestSink } from './client-conn.js';
-import { Child, whoamiRequest, type ChildOwner } from './child.js';
+import { Child, whoamiRequest, type ChildOwner, type WorkerEnd } from './child.js';
 import type { Request } from './request.js';
 import { tick, initialChildren } from './pm.js';
 import { WorkerOutput, messageCap } from './worker-output.js';
@@ -35,6 +35,7 @@ import { StatusResponder } from '../status/responder.js';
 import type { StatusSource } from '../status/collect.js';
 import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
 import type { PathProbe, PathSettings } from '../request-env/fpm-env.js';
+import { RequestWatchdog } from '../slowlog/watchdog.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -97,6 +98,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   maxActive = 0;
   maxChildrenReached = 0;
   maxListenQueue = 0;
+  /** Requests logged by request_slowlog_timeout (src/slowlog/watchdog.ts). */
+  slowRequests = 0;
+  /** request_slowlog_timeout / request_terminate_timeout; null without either. */
+  private watchdog: RequestWatchdog | null = null;
   /** Children engaged or held for a connection: php-fpm's active workers, for max active processes. */
   private readonly busy = new Set<Child>();
   /** pm.status_path and ping.path, answered by the master (src/status); null without either. */
@@ -139,6 +144,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     // pm.status_listen's hidden pool: no child, the master answers (src/status/status-listen.ts).
     if (this.cfg.hidden) return;
     const cfg = this.cfg;
+    // request_slowlog_timeout / request_terminate_timeout (src/slowlog): requests are timed
+    // from when a child takes them (Request.startedAt, the status page's clock).
+    this.watchdog = RequestWatchdog.forPool(this, this.ctx.log);
+    if (this.watchdog !== null) this.tracked = true;
     let userEnv: { USER?: string; HOME?: string } = {};
     let creds: Credentials | null = null;
     if (this.ctx.isRoot && cfg.user !== null) {
@@ -206,6 +215,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     }
     this.timer = setInterval(() => this.heartbeat(), 1000);
     this.timer.unref();
+    this.watchdog?.start();
   }
 
   /** The shim's socket: fpm_get_status() answered from the master's counters, PHP_VALUE directives that could not be set logged once. */
@@ -520,13 +530,14 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     child.kill('SIGKILL');
   }
 
-  workerGone(_child: Child, pid: number, expected: boolean, startedHr: bigint, requests: number): void {
+  workerGone(_child: Child, pid: number, end: WorkerEnd, startedHr: bigint, requests: number): void {
     // The php-cgi parent reaps its workers, so the exit status is not ours to see.
     const secs = formatElapsed(startedHr);
-    if (expected) this.ctx.log.notice(`[pool ${this.name}] child ${pid} exited after ${secs} seconds from start (retired after ${requests} requests)`);
+    if (end === 'retired') this.ctx.log.notice(`[pool ${this.name}] child ${pid} exited after ${secs} seconds from start (retired after ${requests} requests)`);
+    else if (end === 'terminated') this.ctx.log.warning(terminatedExitLine(this.name, pid, secs));
     else if (this.state === 'normal') this.ctx.log.warning(`[pool ${this.name}] child ${pid} exited unexpectedly after ${secs} seconds from start`);
     // Its signal is the parent's to see: a worker gone unasked counts as a crash (emergency.ts).
-    if (!expected && !this.orphans.delete(pid) && this.state === 'normal') this.ctx.crashed?.();
+    if (end === 'lost' && !this.orphans.delete(pid) && this.state === 'normal') this.ctx.crashed?.();
     this.output.close(pid);
   }
 
@@ -585,7 +596,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const normal = this.state === 'normal';
     let level: 'notice' | 'warning' | 'debug';
     let msg: string;
-    if (signal !== null) {
+    if (child.terminated && signal === 'SIGKILL') {
+      msg = terminatedExitLine(this.name, child.pid, secs);
+      level = 'warning';
+    } else if (signal !== null) {
       const num = os.constants.signals[signal] ?? 0;
       msg = `[pool ${this.name}] child ${child.pid} exited on signal ${num} (${signal}) after ${secs} seconds from start`;
       level = signal === 'SIGQUIT' ? 'notice' : 'warning';
@@ -727,6 +741,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const done = (this.parent !== null ? this.stopShared(graceful) : this.stopStandalone(graceful));
     return done.finally(() => {
       if (this.timer !== null) clearInterval(this.timer);
+      this.watchdog?.stop();
       this.access?.close();
       this.access = null;
       this.shimSocket?.close();
@@ -791,6 +806,11 @@ function shimSocketName(pool: string, dir: string): string {
 function killGroup(pgid: number): void {
   if (pgid <= 0) return;
   try { process.kill(-pgid, 'SIGKILL'); } catch { /* no such group: the parent died before setsid(), so no worker yet */ }
+}
+
+/** php-fpm's line for a worker its request_terminate_timeout SIGTERM killed (tsfpm's SIGKILL: Child.terminate). */
+function terminatedExitLine(pool: string, pid: number, secs: string): string {
+  return `[pool ${pool}] child ${pid} exited on signal 15 (SIGTERM) after ${secs} seconds from start`;
 }
 
 function formatElapsed(startHr: bigint): string {

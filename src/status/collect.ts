@@ -26,6 +26,8 @@ export interface StatusSource {
   maxActive: number;
   readonly maxChildrenReached: number;
   readonly maxListenQueue: number;
+  /** Requests that reached request_slowlog_timeout (src/slowlog/watchdog.ts). */
+  readonly slowRequests: number;
   readonly children: ReadonlySet<Child>;
   /** Requests and unread connections waiting for a child now. */
   listenQueue(): number;
@@ -44,9 +46,6 @@ export interface CollectOptions {
   /** performance.now() */
   nowPerf: number;
 }
-
-// 0 until a slowlog exists (request_slowlog_timeout is not implemented yet).
-const SLOW_REQUESTS = 0;
 
 let somaxconn: number | null = null;
 
@@ -143,7 +142,7 @@ export function collectStatus(src: StatusSource, o: CollectOptions): PoolStatus 
     activeProcesses: active,
     maxActiveProcesses: src.maxActive,
     maxChildrenReached: src.maxChildrenReached,
-    slowRequests: SLOW_REQUESTS,
+    slowRequests: src.slowRequests,
     processes,
   };
 }

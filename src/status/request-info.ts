@@ -66,16 +66,23 @@ export function authUser(auth: string | undefined): string {
   return colon >= 0 ? s.slice(0, colon) : '';
 }
 
-export function requestInfo(params: Map<string, string>, settings: PathSettings, probe: PathProbe): RequestInfo {
+/** The fields as php-fpm's scoreboard holds them: '' where it has nothing (its log lines print that). */
+export function scoreboardRequest(params: Map<string, string>, settings: PathSettings, probe: PathProbe): RequestInfo {
   const env = fpmEnv(params, settings, probe);
   const hasScriptPath = params.has('SCRIPT_FILENAME') || params.has('PATH_TRANSLATED');
   return {
-    method: field(params.get('REQUEST_METHOD'), SIZE.method) || '-',
+    method: field(params.get('REQUEST_METHOD'), SIZE.method),
     uri: field(env.requestUri, SIZE.uri),
     // php-fpm reads these only when the request has a script path (init_request_info).
     query: hasScriptPath ? field(params.get('QUERY_STRING'), SIZE.query) : '',
     contentLength: hasScriptPath ? atolSize(params.get('CONTENT_LENGTH')) : 0n,
-    user: (hasScriptPath ? field(authUser(params.get('HTTP_AUTHORIZATION')), SIZE.user) : '') || '-',
-    script: field(env.script, SIZE.script) || '-',
+    user: hasScriptPath ? field(authUser(params.get('HTTP_AUTHORIZATION')), SIZE.user) : '',
+    script: field(env.script, SIZE.script),
   };
+}
+
+/** The fields as the status page shows them ('-' for an empty method, user or script). */
+export function requestInfo(params: Map<string, string>, settings: PathSettings, probe: PathProbe): RequestInfo {
+  const r = scoreboardRequest(params, settings, probe);
+  return { ...r, method: r.method || '-', user: r.user || '-', script: r.script || '-' };
 }

@@ -60,7 +60,13 @@ test('status and ping paths, ping.response, status_listen hidden pool', () => {
 test('slowlog, chroot and chdir rules; relative paths get the prefix', () => {
   const e = (x: string): string[] => texts(run(base(x)));
   assert.deepEqual(e('request_slowlog_timeout = 5\n'), ["error: [pool www] 'slowlog' must be specified for use with 'request_slowlog_timeout'"]);
-  assert.deepEqual(e('slowlog = /tmp/s\nrequest_slowlog_timeout = 5\nrequest_slowlog_trace_depth = 0\n'), ["error: [pool www] 'request_slowlog_trace_depth' (0) must be a positive value"]);
+  // As php-fpm8.2 -t: a depth of 0 means the default, a negative one is refused, any depth needs a slowlog.
+  const zero = run(base('slowlog = /tmp/s\nrequest_slowlog_timeout = 5\nrequest_slowlog_trace_depth = 0\n'));
+  assert.ok(zero.ok && zero.config.pools[0].requestSlowlogTraceDepth === 20);
+  const none = run(base(''));
+  assert.ok(none.ok && none.config.pools[0].requestSlowlogTraceDepth === 20);
+  assert.deepEqual(e('slowlog = /tmp/s\nrequest_slowlog_trace_depth = -3\n'), ["error: [pool www] 'request_slowlog_trace_depth' (-3) must be a positive value"]);
+  assert.deepEqual(e('request_slowlog_trace_depth = 5\n'), ["error: [pool www] 'slowlog' must be specified for use with 'request_slowlog_trace_depth'"]);
   assert.deepEqual(e('slowlog = /tmp/s\nrequest_slowlog_timeout = 50\nrequest_terminate_timeout = 10\n'), ["error: [pool www] 'request_slowlog_timeout' (50) can't be greater than 'request_terminate_timeout' (10)"]);
   assert.deepEqual(e('chroot = /nonexistent\n'), ["error: [pool www] the chroot path '/nonexistent' does not exist or is not a directory"]);
   assert.deepEqual(e('chroot = rel\n'), ["error: [pool www] the chroot path '/usr/rel' does not exist or is not a directory"]);

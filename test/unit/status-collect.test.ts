@@ -20,7 +20,7 @@ function child(o: Partial<Child>): Child {
 function source(children: Child[], extra: Partial<StatusSource> = {}): StatusSource {
   return {
     name: 'www', cfg: { pm: 'dynamic', listenBacklog: 511 } as PoolConfig, startedAt: NOW - 20_500, acceptedConn: 9,
-    maxActive: 1, maxChildrenReached: 2, maxListenQueue: 4, children: new Set(children), listenQueue: () => 3,
+    maxActive: 1, maxChildrenReached: 2, maxListenQueue: 4, slowRequests: 5, children: new Set(children), listenQueue: () => 3,
     pathSettings: DEFAULT_PATH_SETTINGS, pathProbe: { resolves: () => false, isFile: () => false }, ...extra,
   };
 }
@@ -34,8 +34,8 @@ test('pool figures and per-child states', () => {
   const unprobed = child({ pid: -1 });
   const s = collectStatus(source([running, reading, idle, fresh, unprobed]), { full: true, server: null, statusReq: null, nowMs: NOW, nowPerf: PERF });
   assert.equal(s.startSince, 21, 'whole seconds, as time(NULL) differences');
-  assert.deepEqual([s.acceptedConn, s.listenQueue, s.maxListenQueue, s.listenQueueLen, s.idleProcesses, s.activeProcesses, s.maxActiveProcesses, s.maxChildrenReached],
-    [9, 3, 4, Math.min(511, s.listenQueueLen), 2, 2, 2, 2]);
+  assert.deepEqual([s.acceptedConn, s.listenQueue, s.maxListenQueue, s.listenQueueLen, s.idleProcesses, s.activeProcesses, s.maxActiveProcesses, s.maxChildrenReached, s.slowRequests],
+    [9, 3, 4, Math.min(511, s.listenQueueLen), 2, 2, 2, 2, 5]);
   assert.deepEqual(s.processes.map((p) => [p.pid, p.state, p.requests, p.requestDuration, p.requestMethod, p.requestUri, p.queryString, p.contentLength]), [
     [101, 'Running', 5, 2000, 'GET', '/a.php', 'x=1', 0n],
     [102, 'Reading headers', 2, 3000, '-', '', '', 0n],
