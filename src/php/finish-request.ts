@@ -21,14 +21,19 @@
 // PARAMS re-encoded for every request and protect nothing more.
 //
 // PHP sends its headers only with the first byte of output. When none went
-// out yet, the shim writes one byte after a `hold` mark: the master holds what
-// follows (PHP's header block and that byte) and forwards it without the byte
-// at the `end` mark.
+// out yet, the shim writes one byte (FINISH_BYTE) after a `hold` mark: the
+// master holds what follows (PHP's header block and that byte) and forwards
+// it without the byte at the `end` mark. For a HEAD request PHP sends the
+// headers and drops the byte; a header block ends with '\n', never with
+// FINISH_BYTE, so the master takes the last byte out only when it is that one.
 import { STATUS_MARK } from '../log/status-mark.js';
 
 /** The mark lines (without their newline) the master acts on. */
 export const FINISH_HOLD = `${STATUS_MARK} hold`;
 export const FINISH_END = `${STATUS_MARK} end`;
+
+/** The byte the shim writes to make PHP send its headers (NUL). */
+export const FINISH_BYTE = 0;
 
 /**
  * php-fpm's out buffer (8 KiB) less a record header: after the finish, once
@@ -53,7 +58,7 @@ export function finishRequestPhp(mark: string = STATUS_MARK): string[] {
     "    foreach (ob_get_status(true) as $s) if (($s['flags'] & PHP_OUTPUT_HANDLER_REMOVABLE) === 0) return false;",
     '    while (ob_get_level() > 0) if (!ob_end_flush()) return false;',
     '    $done = true;',
-    `    if (!headers_sent()) { error_log(${lit('hold')}, 4); echo "\\n"; }`,
+    `    if (!headers_sent()) { error_log(${lit('hold')}, 4); echo "\\x${FINISH_BYTE.toString(16).padStart(2, '0')}"; }`,
     `    error_log(${lit('end')}, 4);`,
     '    flush();',
     // The master drops later output; php-fpm's worker would abort the script once it filled the out buffer.

@@ -7,7 +7,8 @@
 // chunk's output through filter():
 // - before a token, the output goes to the web server as it is;
 // - after HOLD_AT (PHP had not sent its headers), the output is held: PHP's
-//   header block and the one byte the shim wrote to make PHP send it;
+//   header block and the one byte the shim wrote to make PHP send it (not
+//   there for a HEAD request: PHP drops it);
 // - at END_AT, the held records go out without that byte, then END_REQUEST
 //   (appStatus 0, as php-fpm's fcgi_end), and the web server's reply is
 //   complete (`replied`). php-fpm sends no empty STDOUT record there either.
@@ -16,6 +17,7 @@
 import { RecordParser, type FcgiRecord } from '../fastcgi/parser.js';
 import { RecordType, ProtocolStatus } from '../fastcgi/constants.js';
 import { encodeEndRequest, encodeStream } from '../fastcgi/encoder.js';
+import { FINISH_BYTE } from '../php/finish-request.js';
 
 /** Zero-length tokens (a stray one writes nothing); told apart by identity. */
 export const HOLD_AT = Buffer.alloc(0);
@@ -37,7 +39,7 @@ export class FinishCut {
       if (b === HOLD_AT) {
         this.held ??= [];
       } else if (b === END_AT) {
-        if (this.held !== null) for (const r of withoutLastByte(this.held)) send.push(r);
+        if (this.held !== null) for (const r of withoutShimByte(this.held)) send.push(r);
         this.held = null;
         send.push(encodeEndRequest(this.requestId, 0, ProtocolStatus.REQUEST_COMPLETE));
         this.replied = true;
@@ -63,10 +65,10 @@ export class FinishCut {
 }
 
 /**
- * The held records, re-encoded, with the last byte of STDOUT taken out (the
- * shim's). Empty stream records are left out (php-cgi sends none mid-reply).
+ * The held records, re-encoded, with the last byte of STDOUT taken out when it
+ * is the shim's. Empty stream records are left out (php-cgi sends none mid-reply).
  */
-export function withoutLastByte(held: readonly Buffer[]): Buffer[] {
+export function withoutShimByte(held: readonly Buffer[]): Buffer[] {
   const recs: FcgiRecord[] = [];
   const parser = new RecordParser((r) => recs.push({ type: r.type, requestId: r.requestId, content: Buffer.from(r.content) }));
   try {
@@ -77,7 +79,7 @@ export function withoutLastByte(held: readonly Buffer[]): Buffer[] {
   for (let i = recs.length - 1; i >= 0; i--) {
     const r = recs[i];
     if (r.type === RecordType.STDOUT && r.content.length > 0) {
-      r.content = r.content.subarray(0, r.content.length - 1);
+      if (r.content[r.content.length - 1] === FINISH_BYTE) r.content = r.content.subarray(0, r.content.length - 1);
       break;
     }
   }

@@ -207,11 +207,16 @@ test('nginx keep-alive upstream (fastcgi_keep_conn on) across finished requests'
   assert.doesNotMatch(nginxKa.errorLog(), /\[(error|crit|alert)\]|upstream sent|prematurely/);
 });
 
-test('no output before the call: headers and status alone; later output dropped', async () => {
-  const r = await httpRequest(nginx.url('/noout.php'));
-  assert.equal(r.status, 202);
-  assert.equal(r.headers['x-only'], '1');
-  assert.equal(r.body, '');
+test('no output before the call: headers and status alone, for GET and HEAD; later output dropped', async () => {
+  for (const method of ['GET', 'HEAD']) {
+    const r = await httpRequest(nginx.url('/noout.php'), { method });
+    assert.equal(r.status, 202, method);
+    assert.equal(r.headers['x-only'], '1', method);
+    assert.equal(r.body, '', method);
+    const raw = await cgiFcgi(`127.0.0.1:${t.www}`, { ...scriptParams(docroot, '/noout.php'), REQUEST_METHOD: method });
+    assert.match(raw.stdout, /^Status: 202 Accepted\r\n/, method);
+    assert.ok(raw.stdout.endsWith('\r\n\r\n'), `${method}: ${JSON.stringify(raw.stdout)}`);
+  }
 });
 
 test('a pool with its own auto_prepend_file (dynamic pool, standalone children): both work', async () => {

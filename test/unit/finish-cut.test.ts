@@ -10,7 +10,7 @@ import { RecordScanner, type ScanSink } from '../../src/fastcgi/scanner.js';
 import { RecordParser, RecordType, decodeEndRequest, encodeEndRequest, encodeRecord, type FcgiRecord } from '../../src/fastcgi/index.js';
 import { ReplyRewriter } from '../../src/pool/reply-rewriter.js';
 import { StderrMessages, DEFAULT_CAP, type MessageKind } from '../../src/pool/reply-stderr.js';
-import { FinishCut, HOLD_AT, END_AT, withoutLastByte } from '../../src/pool/finish-cut.js';
+import { FinishCut, HOLD_AT, END_AT, withoutShimByte } from '../../src/pool/finish-cut.js';
 import { FINISH_END, FINISH_HOLD } from '../../src/php/finish-request.js';
 import { STATUS_MARK } from '../../src/log/status-mark.js';
 import { prng } from '../helpers/prng.js';
@@ -156,30 +156,33 @@ test('a message before the mark in the same record goes to the web server before
 });
 
 test('no headers out yet: the hold mark, PHP\'s header block and the shim\'s byte; the web server gets the block without the byte', () => {
-  const stream = Buffer.concat([err(`${FINISH_HOLD}\n`), out(`${HEAD}\n`), err(`${FINISH_END}\n`), out('discarded'), end()]);
+  const stream = Buffer.concat([err(`${FINISH_HOLD}\n`), out(`${HEAD}\0`), err(`${FINISH_END}\n`), out('discarded'), end()]);
   everyCut(stream, (r, how) => {
     const s = assertReplied(r, how);
     assert.equal(s.stdout, HEAD, how);
     assert.deepEqual(s.types, [RecordType.STDOUT, RecordType.END_REQUEST], how);
   });
+  // A HEAD request: PHP sent the headers and dropped the byte; the block stays whole.
+  const head = Buffer.concat([err(`${FINISH_HOLD}\n`), out(HEAD), err(`${FINISH_END}\n`), end()]);
+  everyCut(head, (r, how) => assert.equal(assertReplied(r, how).stdout, HEAD, how));
 });
 
 test('a header block over php-cgi\'s 8 KiB out buffer: held across records, the byte taken from the last', () => {
   const cookie = `Set-Cookie: c=${'v'.repeat(8100)}\r\n`;
   const block = `${cookie}Content-type: text/html\r\n\r\n`;
   // php-cgi cuts the block where its buffer is full: the byte lands in the second record.
-  const stream = Buffer.concat([err(`${FINISH_HOLD}\n`), out(block.slice(0, 8184)), out(`${block.slice(8184)}\n`), err(`${FINISH_END}\n`), end()]);
+  const stream = Buffer.concat([err(`${FINISH_HOLD}\n`), out(block.slice(0, 8184)), out(`${block.slice(8184)}\0`), err(`${FINISH_END}\n`), end()]);
   for (const cuts of [[], [5], [8200], [8230, 8240], Array.from({ length: 40 }, (_, i) => i * 211)]) {
     const s = assertReplied(relay(stream, cuts), `cuts ${cuts.length}`);
     assert.equal(s.stdout, block);
   }
   // The byte alone in its record.
-  const alone = Buffer.concat([err(`${FINISH_HOLD}\n`), out(HEAD), out('\n'), err(`${FINISH_END}\n`), end()]);
+  const alone = Buffer.concat([err(`${FINISH_HOLD}\n`), out(HEAD), out('\0'), err(`${FINISH_END}\n`), end()]);
   everyCut(alone, (r, how) => assert.equal(assertReplied(r, how).stdout, HEAD, how));
 });
 
 test('fastcgi.logging off for the pool: no message reaches the web server, the finish works the same', () => {
-  const stream = Buffer.concat([err('before\n'), err(`${FINISH_HOLD}\n`), out(`${HEAD}\n`), err(`${FINISH_END}\n`), err('after\n'), end()]);
+  const stream = Buffer.concat([err('before\n'), err(`${FINISH_HOLD}\n`), out(`${HEAD}\0`), err(`${FINISH_END}\n`), err('after\n'), end()]);
   everyCut(stream, (r, how) => {
     const s = assertReplied(r, how);
     assert.equal(s.stdout, HEAD, how);
@@ -229,7 +232,7 @@ test('FinishCut alone: tokens, copies of what it holds, nothing after the end', 
   const cut = new FinishCut(7);
   const view = Buffer.from('abc');
   assert.deepEqual(cut.filter([view]), [view]); // passed as is, no copy
-  const held = encodeRecord(RecordType.STDOUT, 7, Buffer.from('H\r\n\r\n\n'));
+  const held = encodeRecord(RecordType.STDOUT, 7, Buffer.from('H\r\n\r\n\0'));
   assert.deepEqual(cut.filter([HOLD_AT, held]), []);
   held.fill(0); // the read buffer reused: the held copy is unaffected
   const sent = cut.filter([END_AT, Buffer.from('dropped')]);
@@ -241,5 +244,5 @@ test('FinishCut alone: tokens, copies of what it holds, nothing after the end', 
     [RecordType.END_REQUEST, 7, s[1].content.toString('latin1')],
   ]);
   assert.deepEqual(cut.filter([Buffer.from('later')]), []);
-  assert.deepEqual(withoutLastByte([Buffer.from([1, 6, 0])]), []); // not a record stream: nothing
+  assert.deepEqual(withoutShimByte([Buffer.from([1, 6, 0])]), []); // not a record stream: nothing
 });

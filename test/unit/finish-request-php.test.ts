@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildShim } from '../../src/php/shim.js';
-import { FINISH_END, FINISH_HOLD, FPM_OUT_ROOM } from '../../src/php/finish-request.js';
+import { FINISH_BYTE, FINISH_END, FINISH_HOLD, FPM_OUT_ROOM } from '../../src/php/finish-request.js';
 import { errorHeaderPhp } from '../../src/php/error-header.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -18,13 +18,13 @@ const shimPath = join(dir, 'shim.php');
 writeFileSync(shimPath, buildShim({ limitExtensions: [], userPrependFile: null, finishRequest: true, errorHeader: 'HTTP/1.1 550 PHP Error' }));
 
 let n = 0;
-function run(code: string, ini: string[] = []): { stdout: string; stderr: string; file: string } {
+function run(code: string, ini: string[] = [], method = 'GET'): { stdout: string; stderr: string; file: string } {
   const script = join(dir, `s${++n}.php`);
   const file = join(dir, `s${n}.out`);
   writeFileSync(script, code.replaceAll('%OUT%', JSON.stringify(file)));
   const args = ['-d', `auto_prepend_file=${shimPath}`, '-d', 'display_errors=1', '-d', 'output_buffering=0', ...ini.flatMap((d) => ['-d', d])];
   const r = spawnSync('php-cgi', args, {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SCRIPT_FILENAME: script, REDIRECT_STATUS: '200', REQUEST_METHOD: 'GET', GATEWAY_INTERFACE: 'CGI/1.1' },
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SCRIPT_FILENAME: script, REDIRECT_STATUS: '200', REQUEST_METHOD: method, GATEWAY_INTERFACE: 'CGI/1.1' },
     encoding: 'latin1',
     timeout: 10_000,
   });
@@ -43,8 +43,12 @@ test('output before the call, then the end mark; the script runs on, later outpu
 test('no output before the call: the hold mark, one byte that makes PHP send its headers, then the end mark', () => {
   const r = run('<?php http_response_code(202); fastcgi_finish_request(); echo "late";');
   assert.match(r.stdout, /^Status: 202 Accepted\r\n/);
-  assert.ok(r.stdout.endsWith('\r\n\r\n\n'), JSON.stringify(r.stdout));
+  assert.ok(r.stdout.endsWith(`\r\n\r\n${String.fromCharCode(FINISH_BYTE)}`), JSON.stringify(r.stdout));
   assert.equal(r.stderr, `${FINISH_HOLD}\n${FINISH_END}\n`);
+  // HEAD: PHP sends the headers and drops the byte (the master then takes nothing out).
+  const head = run('<?php header("X-H: 1"); fastcgi_finish_request(); echo "late";', [], 'HEAD');
+  assert.ok(head.stdout.startsWith('X-H: 1\r\n') && head.stdout.endsWith('\r\n\r\n'), JSON.stringify(head.stdout));
+  assert.equal(head.stderr, `${FINISH_HOLD}\n${FINISH_END}\n`);
 });
 
 test('every output buffer is flushed in order (callbacks run); a non-removable one makes it return false and change nothing', () => {
