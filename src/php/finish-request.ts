@@ -53,7 +53,7 @@ export function finishRequestPhp(mark: string = STATUS_MARK): string[] {
     "    if (func_num_args() !== 0) throw new ArgumentCountError('fastcgi_finish_request() expects exactly 0 arguments, ' . func_num_args() . ' given');",
     '    static $done = false;',
     // The mark must travel in the reply (tsfpm runs the children with fastcgi.logging on; a [PATH=] section could turn it off).
-    "    if ($done || !ini_get('fastcgi.logging')) return false;",
+    "    if ($done || !ini_get('fastcgi.logging') || !function_exists('error_log') || !function_exists('flush')) return false;",
     // php-fpm ends every buffer; one the script made non-removable cannot be, and its output would be lost: no finish then.
     "    foreach (ob_get_status(true) as $s) if (($s['flags'] & PHP_OUTPUT_HANDLER_REMOVABLE) === 0) return false;",
     '    while (ob_get_level() > 0) if (!ob_end_flush()) return false;',

@@ -75,10 +75,12 @@ test('output after the call: the script ends once php-fpm\'s out buffer would ha
   assert.equal(run(code(true)).file, 'below\nover\nshutdown\n');
 });
 
-test('fastcgi.logging off in the child after all (a php.ini [PATH=] section can do that): returns false: returns false, output untouched', () => {
-  const r = run('<?php echo "a"; file_put_contents(%OUT%, var_export(fastcgi_finish_request(), true)); echo "b";', ['fastcgi.logging=0']);
-  assert.equal(r.file, 'false');
-  assert.ok(r.stdout.endsWith('ab'));
+test('fastcgi.logging off in the child after all (a php.ini [PATH=] section can do that), or error_log() disabled: returns false, output untouched', () => {
+  for (const ini of ['fastcgi.logging=0', 'disable_functions=error_log']) {
+    const r = run('<?php echo "a"; file_put_contents(%OUT%, var_export(fastcgi_finish_request(), true)); echo "b";', [ini]);
+    assert.equal(r.file, 'false', ini);
+    assert.ok(r.stdout.endsWith('ab'), ini);
+  }
 });
 
 test('fastcgi.error_header: set on a fatal error or an uncaught exception while no header went out; not otherwise', () => {
