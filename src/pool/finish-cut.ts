@@ -23,11 +23,19 @@ import { FINISH_BYTE } from '../php/finish-request.js';
 export const HOLD_AT = Buffer.alloc(0);
 export const END_AT = Buffer.alloc(0);
 
+/**
+ * More than PHP's header block can be (nginx refuses one over its 4-8 KiB
+ * fastcgi_buffer_size): a hold that grows past it was forged by the script,
+ * whose output then goes out as it came instead of piling up in the master.
+ */
+export const MAX_HELD = 256 * 1024;
+
 export class FinishCut {
   /** The web server has its whole reply: nothing more goes to it. */
   replied = false;
   /** Copies of the output since HOLD_AT, or null when not holding. */
   private held: Buffer[] | null = null;
+  private heldBytes = 0;
 
   constructor(private readonly requestId: number) {}
 
@@ -38,6 +46,7 @@ export class FinishCut {
     for (const b of out) {
       if (b === HOLD_AT) {
         this.held ??= [];
+        this.heldBytes = 0;
       } else if (b === END_AT) {
         if (this.held !== null) for (const r of withoutShimByte(this.held)) send.push(r);
         this.held = null;
@@ -45,9 +54,12 @@ export class FinishCut {
         this.replied = true;
         return send;
       } else if (b.length > 0) {
-        // Held bytes outlive the chunk: copied (the socket's read buffer is reused).
-        if (this.held !== null) this.held.push(Buffer.from(b));
-        else send.push(b);
+        if (this.held === null) send.push(b);
+        else if ((this.heldBytes += b.length) <= MAX_HELD) this.held.push(Buffer.from(b)); // outlives the chunk: copied
+        else {
+          for (const h of this.drain()) send.push(h);
+          send.push(b);
+        }
       }
     }
     return send;

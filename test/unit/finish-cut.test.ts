@@ -10,7 +10,7 @@ import { RecordScanner, type ScanSink } from '../../src/fastcgi/scanner.js';
 import { RecordParser, RecordType, decodeEndRequest, encodeEndRequest, encodeRecord, type FcgiRecord } from '../../src/fastcgi/index.js';
 import { ReplyRewriter } from '../../src/pool/reply-rewriter.js';
 import { StderrMessages, DEFAULT_CAP, type MessageKind } from '../../src/pool/reply-stderr.js';
-import { FinishCut, HOLD_AT, END_AT, withoutShimByte } from '../../src/pool/finish-cut.js';
+import { FinishCut, HOLD_AT, END_AT, MAX_HELD, withoutShimByte } from '../../src/pool/finish-cut.js';
 import { FINISH_END, FINISH_HOLD } from '../../src/php/finish-request.js';
 import { STATUS_MARK } from '../../src/log/status-mark.js';
 import { prng } from '../helpers/prng.js';
@@ -244,5 +244,13 @@ test('FinishCut alone: tokens, copies of what it holds, nothing after the end', 
     [RecordType.END_REQUEST, 7, s[1].content.toString('latin1')],
   ]);
   assert.deepEqual(cut.filter([Buffer.from('later')]), []);
+  // A hold past any header block (forged): what was held and what follows go out as they came.
+  const forged = new FinishCut(7);
+  const big = Buffer.alloc(MAX_HELD - 10, 0x61);
+  assert.deepEqual(forged.filter([HOLD_AT, big]), []);
+  const more = Buffer.from('0123456789abc');
+  const flushed = forged.filter([more, Buffer.from('z')]);
+  assert.equal(Buffer.concat(flushed).toString('latin1'), `${big.toString('latin1')}0123456789abcz`);
+  assert.equal(forged.replied, false);
   assert.deepEqual(withoutShimByte([Buffer.from([1, 6, 0])]), []); // not a record stream: nothing
 });
