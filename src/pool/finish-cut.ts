@@ -45,8 +45,10 @@ export class FinishCut {
     if (this.replied) return send;
     for (const b of out) {
       if (b === HOLD_AT) {
-        this.held ??= [];
-        this.heldBytes = 0;
+        if (this.held === null) {
+          this.held = [];
+          this.heldBytes = 0;
+        }
       } else if (b === END_AT) {
         if (this.held !== null) for (const r of withoutShimByte(this.held)) send.push(r);
         this.held = null;
