@@ -124,7 +124,7 @@ test('nginx gets the header and "early" at the call; the script runs on; the onl
   // The status page (pm.status_listen: no child needed) shows the child running that request, as php-fpm's scoreboard.
   const st = await fcgiRequest({ host: '127.0.0.1', port: t.status }, scriptParams(docroot, '/status?json&full'));
   const proc = (JSON.parse(st.body.toString()) as { processes: Array<{ state: string; 'request uri': string }> }).processes[0];
-  assert.equal(proc.state, 'Running');
+  assert.equal(proc.state, 'Finishing', 'php-fpm\'s state once it closed the web server\'s connection');
   assert.match(proc['request uri'], /^\/fin\.php/);
   // pm.max_children = 1: the next request waits for the sleep.
   const h = await httpRequest(nginx.url('/hello.php'));
@@ -134,7 +134,7 @@ test('nginx gets the header and "early" at the call; the script runs on; the onl
   assert.ok(after >= 1400, `next request served after ${after} ms`);
   assert.ok(d.t * 1000 <= Date.now());
   assert.equal(d.r, true);
-  assert.equal(d.state, 'Running', 'fpm_get_status() after the finish');
+  assert.equal(d.state, 'Finishing', 'fpm_get_status() after the finish');
   // The output after the call reached no one; the message after it is in the pool's log (catch_workers_output), as php-fpm's.
   assert.doesNotMatch(nginx.errorLog(), /after-finish|LATE-OUTPUT/);
   await tsfpm.waitForOutput(/NOTICE: PHP message: after-finish n1/, 3000);
@@ -147,7 +147,7 @@ test('the access log line is written when the script really ends, with its whole
     assert.equal(r.stderr, '', `${s.name}: no message after the finish reaches the web server`);
     const log = (): string => (existsSync(join(s.dir, 'access.log')) ? readFileSync(join(s.dir, 'access.log'), 'latin1') : '');
     assert.doesNotMatch(log(), new RegExp(`al-${s.name}`), `${s.name}: no line before the script ends`);
-    await done(`al-${s.name}`);
+    assert.equal((await done(`al-${s.name}`)).state, 'Finishing', s.name);
     const line = await waitFor(() => log().split('\n').find((l) => l.includes(`al-${s.name}`)), 3000);
     const m = /^\/fin\.php\?id=al-\S+ 200 (\d+)\.\d+$/.exec(line);
     assert.ok(m !== null, `${s.name}: ${line}`);
@@ -181,8 +181,12 @@ test('FCGI_KEEP_CONN: the connection carries the next request (served when the c
   const b = await fcgiRequest(target, scriptParams(docroot, '/hello.php'), { socket: sock, keepConn: true });
   assert.equal(b.body.toString(), 'hello');
   assert.ok(Date.now() - t0 >= 650, 'the only child was busy until the script ended');
-  await done('kc1');
+  assert.equal((await done('kc1')).state, 'Running', 'the web server kept the connection: Running, as php-fpm');
   sock.destroy();
+  const fpmSock = await connect({ host: '127.0.0.1', port: f.www });
+  await fcgiRequest({ host: '127.0.0.1', port: f.www }, scriptParams(docroot, '/fin.php?id=kc-fpm&us=100000'), { socket: fpmSock, keepConn: true });
+  assert.equal((await done('kc-fpm')).state, 'Running', 'php-fpm8.2');
+  fpmSock.destroy();
 
   const plain = await connect(target);
   const closed = new Promise<number>((resolve) => plain.once('close', () => resolve(Date.now())));
@@ -190,7 +194,7 @@ test('FCGI_KEEP_CONN: the connection carries the next request (served when the c
   const c = await fcgiRequest(target, scriptParams(docroot, '/fin.php?id=kc2&us=700000'), { socket: plain });
   assert.equal(c.body.toString(), 'early');
   assert.ok((await closed) - t1 < 500, 'closed at the finish, not at the script\'s end');
-  await done('kc2');
+  assert.equal((await done('kc2')).state, 'Finishing');
 });
 
 test('nginx keep-alive upstream (fastcgi_keep_conn on) across finished requests', async () => {
