@@ -13,13 +13,14 @@
 // only when it changed (rare); the memory after every request when the
 // format has %M; the headers when they were sent and the format has %o.
 // Nothing else costs a mark. The mark carries a token drawn per master, so a script
-// cannot forge one by accident.
+// cannot forge one by accident, nor a client through text a script logs
+// (fastcgi_finish_request()'s marks share it: src/php/finish-request.ts).
 import { randomBytes } from 'node:crypto';
 import type { PoolConfig } from '../config/types.js';
 import { compileAccessFormat } from './access-format.js';
 
-/** ESC, `tsfpm:` and 8 hex digits; then ` s<code>`, ` m<bytes>`, ` h` as needed, and '\n'. */
-export const STATUS_MARK = `\x1btsfpm:${randomBytes(4).toString('hex')}`;
+/** ESC, `tsfpm:` and 16 hex digits; then ` s<code>`, ` m<bytes>`, ` h` as needed, and '\n'. */
+export const STATUS_MARK = `\x1btsfpm:${randomBytes(8).toString('hex')}`;
 
 export interface MarkWanted {
   /** A response code changed after the headers went out. */

@@ -18,6 +18,7 @@ import { PATH_INI, pathSettings, type PathSettings } from '../request-env/fpm-en
 import { DEFAULT_SAPI, SAPI_INI, sapiHeaders, type SapiHeaders } from '../status/reply.js';
 import { ACCESS_INI, outputBuffering } from '../log/reply-head.js';
 import { accessMark } from '../log/status-mark.js';
+import { ERROR_HEADER_CFG } from './error-header.js';
 
 export interface PoolPhp {
   plan: SpawnPlan;
@@ -32,6 +33,14 @@ export interface PoolPhp {
   locked: string[];
   /** Why some php_admin_value[] stay changeable by scripts, or null. */
   lockProblem: string | null;
+  /**
+   * The pool's fastcgi.logging: PHP's messages go to the web server. When it
+   * is off the children still run with it on (fastcgi_finish_request()'s
+   * mark and the access log's travel as messages: src/php/finish-request.ts)
+   * and the master keeps the messages from the web server, as php-fpm's
+   * worker does (it logs them either way).
+   */
+  stderrToClient: boolean;
 }
 
 
@@ -54,7 +63,8 @@ export function preparePoolPhp(
   let pool = withIniDisables(cfg, php, userEnv);
   const bare = buildSpawnPlan(pool, php, null, process.env, userEnv);
   const admin = Object.keys(pool.phpAdminValues);
-  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI, 'open_basedir'], ['PHP_VERSION'], admin);
+  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI, 'open_basedir', 'fastcgi.logging'], ['PHP_VERSION'], admin, [ERROR_HEADER_CFG]);
+  const logging = ini instanceof Error || ini['fastcgi.logging'] == null || !['', '0'].includes(ini['fastcgi.logging']);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
   const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
   const userPrepend = cfg.phpAdminValues.auto_prepend_file ?? cfg.phpValues.auto_prepend_file ?? null;
@@ -87,7 +97,8 @@ export function preparePoolPhp(
   const hide = tsfpmOnlyEnv(cfg, childEnv, process.env, shared);
   const mark = accessMark(cfg);
   // Nothing to check, hide, report or define (no shim socket): no per-request include at all.
-  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0 || mark !== null || shimSocket !== null;
+  const errorHeader = ini instanceof Error ? '' : ini[`cfg:${ERROR_HEADER_CFG}`] ?? '';
+  const needShim = cfg.securityLimitExtensions.length > 0 || hide.length > 0 || mark !== null || shimSocket !== null || errorHeader !== '';
   if (shimSocket !== null) {
     fs.writeFileSync(path.join(ownDir, iniParamsFile), iniParamsPhp({
       socketRef: shimSocket, locked, inEnv: (['PHP_VALUE', 'PHP_ADMIN_VALUE'] as const).filter((k) => childEnv[k] !== undefined),
@@ -97,13 +108,16 @@ export function preparePoolPhp(
     fs.writeFileSync(shimPath, buildShim({
       limitExtensions: cfg.securityLimitExtensions, userPrependFile: userPrepend || null,
       scriptIsPathTranslated: !paths.fixPathinfo && !paths.discardPath, hideEnv: hide, mark,
-      ...(shimSocket !== null ? { statusSocket: shimSocket, iniParams: iniParamsRef } : {}),
+      ...(shimSocket !== null ? { statusSocket: shimSocket, iniParams: iniParamsRef, finishRequest: true } : {}),
+      errorHeader,
     }), { mode: 0o644 });
   }
   const plan = buildSpawnPlan(pool, childPhp, needShim ? shimRef : null, process.env, userEnv);
+  // Last: php-cgi takes the last -d of a directive.
+  if (!logging) plan.args.push('-d', 'fastcgi.logging=1');
   return {
     plan, paths, sapi, outputBuffering: ini instanceof Error ? 0 : outputBuffering(ini),
-    probeError: ini instanceof Error ? ini : null, locked, lockProblem,
+    probeError: ini instanceof Error ? ini : null, locked, lockProblem, stderrToClient: logging,
   };
 }
 

@@ -8,6 +8,8 @@
 import { markPhp, type MarkWanted } from '../log/status-mark.js';
 import { fpmGetStatusPhp } from './fpm-get-status.js';
 import { iniParamsGuard } from './ini-params.js';
+import { finishRequestPhp } from './finish-request.js';
+import { errorHeaderPhp } from './error-header.js';
 
 const phpString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -28,6 +30,10 @@ export interface ShimOptions {
   statusSocket?: string;
   /** The file that applies PHP_VALUE/PHP_ADMIN_VALUE, required when a request has either (src/php/ini-params.ts). */
   iniParams?: string;
+  /** Defines fastcgi_finish_request() (src/php/finish-request.ts). */
+  finishRequest?: boolean;
+  /** The pool's fastcgi.error_header, '' for none (src/php/error-header.ts). */
+  errorHeader?: string;
 }
 
 export function buildShim(opts: ShimOptions): string {
@@ -55,8 +61,11 @@ export function buildShim(opts: ShimOptions): string {
   }
   // php-fpm applies them before anything of the request runs; here before the pool's own prepend file.
   if (opts.iniParams !== undefined) lines.push(iniParamsGuard(opts.iniParams));
+  // The first shutdown function: php-fpm sets the header before any of the script's run.
+  if (opts.errorHeader !== undefined) lines.push(...errorHeaderPhp(opts.errorHeader));
   if (opts.mark != null) lines.push(...markPhp(opts.mark));
   if (opts.statusSocket !== undefined) lines.push(...fpmGetStatusPhp(opts.statusSocket));
+  if (opts.finishRequest === true) lines.push(...finishRequestPhp());
   if (opts.userPrependFile !== null) lines.push(`require ${phpString(opts.userPrependFile)};`);
   return lines.join('\n') + '\n';
 }

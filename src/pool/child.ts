@@ -16,6 +16,7 @@ import { RecordScanner, type ScanSink } from '../fastcgi/scanner.js';
 import { RecordType, Role, FLAG_KEEP_CONN } from '../fastcgi/constants.js';
 import { encodeRecord, encodeBeginRequest, encodeParams } from '../fastcgi/encoder.js';
 import { ReplyRewriter } from './reply-rewriter.js';
+import type { FinishCut } from './finish-cut.js';
 import type { StderrMessages } from './reply-stderr.js';
 import type { Request } from './request.js';
 import { connectUnix, type FrontSocket } from '../net/front-socket.js';
@@ -216,7 +217,8 @@ export class Child implements ScanSink {
     // Common path (no STDERR record, no header cut at the end): both false, the chunk goes as it came.
     const out = rw.out !== null || this.scanner.partialHeaderStart >= 0 ? rw.end(chunk, this.scanner, stop) : null;
     const done = this.ended;
-    if (!req.aborted) {
+    if (rw.finish !== null) this.relayFinished(req, rw.finish, chunk, stop, out, done);
+    else if (!req.aborted) {
       const client = req.client.sock;
       let ok: boolean;
       if (out === null) ok = client.write(stop === chunk.length ? chunk : chunk.subarray(0, stop), this.sock ?? undefined);
@@ -229,6 +231,28 @@ export class Child implements ScanSink {
       }
     }
     if (done) this.finish(req);
+  }
+
+  /**
+   * The script called fastcgi_finish_request() (src/pool/finish-cut.ts): the
+   * web server gets the reply up to that point and its end; the child goes on
+   * with the request, its later output is dropped.
+   */
+  private relayFinished(req: Request, cut: FinishCut, chunk: Buffer, stop: number, out: Buffer[] | null, done: boolean): void {
+    let send = cut.filter(out ?? [stop === chunk.length ? chunk : chunk.subarray(0, stop)]);
+    if (done && !cut.replied) send = send.concat(cut.drain());
+    if (req.aborted || send.length === 0) return;
+    const client = req.client.sock;
+    if (!client.writev(send, this.sock ?? undefined) && !done && !cut.replied) {
+      const sock = this.sock;
+      sock?.pause();
+      client.onceDrain(() => sock?.resume());
+    }
+    if (cut.replied && !req.replied) {
+      req.replied = true;
+      // A body still coming goes on to the child; the connection is free once it ended (ClientConn).
+      if (req.stdinDone) req.client.requestFinished(req);
+    }
   }
 
   /** Consumes the probe's reply; returns what follows it in the chunk. */
@@ -295,7 +319,7 @@ export class Child implements ScanSink {
       this.access.end(req, this.pid);
     }
     this.setIdle();
-    if (!req.aborted) req.client.requestFinished(req);
+    if (!req.aborted && !req.replied) req.client.requestFinished(req);
     this.owner.requestEnded(this);
     this.owner.childFree(this);
   }
@@ -355,7 +379,7 @@ export class Child implements ScanSink {
     if (req !== null) {
       // Mid-request: php-cgi died or broke the stream. Only this request is lost.
       req.finished = true;
-      if (!req.aborted) req.client.sock.destroy(); // the web server sees the upstream close (nginx: 502)
+      if (req.attached) req.client.sock.destroy(); // the web server sees the upstream close (nginx: 502)
     }
     if (this.proc !== null) {
       if (req !== null && !this.exited && this.state !== 'exiting') {
@@ -445,7 +469,7 @@ export class Child implements ScanSink {
     try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
     const req = this.req;
     this.req = null;
-    if (req !== null && !req.aborted && !req.finished) {
+    if (req !== null && req.attached && !req.finished) {
       req.finished = true;
       req.client.sock.destroy();
     }

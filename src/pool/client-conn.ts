@@ -90,6 +90,8 @@ export class ClientConn implements ScanSink {
       this.out = [];
     }
     if (stop < chunk.length) this.stash = Buffer.from(chunk.subarray(stop));
+    // fastcgi_finish_request() answered it before its body was all read: the body went on to the child, now the next request.
+    if (req !== null && req.replied && req.stdinDone) { this.requestFinished(req); return; }
     if (req !== null && req.paramsDone && !req.dispatched) {
       req.dispatched = true;
       this.sink.dispatch(req);

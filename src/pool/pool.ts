@@ -110,6 +110,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private tracked: boolean;
   /** The socket the children's shim asks on (fpm_get_status(), PHP_VALUE notes); src/php/shim-socket.ts. */
   private shimSocket: ShimSocket | null = null;
+  /** fastcgi.logging: PHP's messages go to the web server too (src/php/pool-php.ts). */
+  private stderrToClient = true;
 
   constructor(readonly cfg: PoolConfig, private readonly ctx: PoolContext) {
     this.name = cfg.name;
@@ -174,6 +176,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       throw e;
     }
     this.shimSocket = shimSocket;
+    this.stderrToClient = php.stderrToClient;
     if (php.lockProblem !== null) this.ctx.log.warning(`[pool ${this.name}] ${php.lockProblem}`);
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
     this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
@@ -584,7 +587,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const copy = this.cfg.catchWorkersOutput ? (kind: MessageKind, text: string) => this.output.phpMessage(child.pid, kind, text) : null;
     // The access log's mark from the shim (a late response code, PHP's peak memory: src/log/status-mark.ts).
     const mark = this.cfg.accessLog !== null && !this.cfg.hidden ? (text: string) => child.access?.mark(text) : null;
-    return new StderrMessages(messageCap(log.getLimit(), log.getLevel()), copy, mark);
+    return new StderrMessages(messageCap(log.getLimit(), log.getLevel()), copy, mark, this.stderrToClient);
   }
 
   childExited(child: Child, code: number | null, signal: NodeJS.Signals | null): void {

@@ -10,6 +10,10 @@
 //   script unknown` STDERR record, then the same headers with the body `File
 //   not found.\n` (php-fpm8.2 sends exactly that, X-Powered-By included, for a
 //   request without SCRIPT_FILENAME and for a missing file).
+// - fastcgi_finish_request()'s marks (src/php/finish-request.ts): their
+//   STDERR records are dropped like any other, and a token takes their place
+//   in the output (HOLD_AT, END_AT), for the request's FinishCut
+//   (src/pool/finish-cut.ts, created at the first mark) to cut the reply there.
 //
 // The common path costs nothing: a chunk without STDERR records is written as
 // it came (end() returns null), no copy, no allocation. Only a record header
@@ -18,7 +22,8 @@
 import type { RecordScanner } from '../fastcgi/scanner.js';
 import { RecordType } from '../fastcgi/constants.js';
 import { encodeRecord, encodeStream } from '../fastcgi/encoder.js';
-import { StderrMessages } from './reply-stderr.js';
+import { StderrMessages, type FinishMark } from './reply-stderr.js';
+import { FinishCut, HOLD_AT, END_AT } from './finish-cut.js';
 
 const STATUS_404 = Buffer.from('Status: 404 Not Found\r\n', 'latin1');
 const NO_INPUT = Buffer.from('\r\n\r\nNo input file specified.\n', 'latin1');
@@ -33,8 +38,15 @@ export class ReplyRewriter {
   pending = false;
   /** This chunk's output so far once it differs from the chunk; null on the common path. */
   out: Buffer[] | null = null;
+  /** Set once the script called fastcgi_finish_request(): every later chunk's output goes through it. */
+  finish: FinishCut | null = null;
+  /** A finish mark seen by `messages`, its token not placed in `out` yet. */
+  private mark: FinishMark | null = null;
+
   /** messages: the pool's (log_limit cut, error-log copy: src/pool/worker-output.ts). */
-  constructor(readonly messages = new StderrMessages()) {}
+  constructor(readonly messages = new StderrMessages()) {
+    messages.onFinish = (what) => { this.mark = what; };
+  }
 
   /** Start of this chunk's bytes not yet in `out`. */
   private from = 0;
@@ -60,6 +72,8 @@ export class ReplyRewriter {
       this.skip = 0;
       this.held = false;
       this.messages.reset();
+      this.finish = null;
+      this.mark = null;
     }
   }
 
@@ -119,10 +133,11 @@ export class ReplyRewriter {
       // php-cgi writes a message in one go: another record type means the
       // STDERR stream ended on a message boundary.
       const text = this.messages.pending ? this.messages.boundary() : EMPTY;
-      if (text.length > 0 || wasHeld) {
+      if (text.length > 0 || wasHeld || this.mark !== null) {
         this.cut(chunk, headerStart, wasHeld);
         const out = this.out as Buffer[];
         if (text.length > 0) out.push(encodeStream(RecordType.STDERR, requestId, text));
+        if (this.mark !== null) this.placeMark(out);
         if (wasHeld) {
           out.push(Buffer.from(scanner.header));
           this.from = afterHeader;
@@ -136,7 +151,15 @@ export class ReplyRewriter {
   content(chunk: Buffer, start: number, end: number): void {
     const text = this.messages.feed(chunk, start, end);
     if (text.length > 0) (this.out as Buffer[]).push(encodeStream(RecordType.STDERR, this.id, text));
+    // After the text: the shim's mark ends its record (flush() follows it), so whatever this piece said came before it.
+    if (this.mark !== null) this.placeMark(this.out as Buffer[]);
     this.active = this.firstStdout || this.messages.pending;
+  }
+
+  private placeMark(out: Buffer[]): void {
+    this.finish ??= new FinishCut(this.id);
+    out.push(this.mark === 'hold' ? HOLD_AT : END_AT);
+    this.mark = null;
   }
 
   /**

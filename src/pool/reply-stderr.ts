@@ -35,10 +35,13 @@
 //   cut at 2048 bytes only, which a path never reaches).
 // - Each message, as cut, also goes to `onMessage` when set: php-fpm's worker
 //   writes it into its stderr, which the master logs (src/pool/worker-output.ts).
-// - A line that starts with the access log's mark (src/log/status-mark.ts,
-//   written by tsfpm's shim) is not a message: it goes to `onMark` and
-//   nowhere else.
+// - A line that starts with the shim's mark (src/log/status-mark.ts) is not a
+//   message: fastcgi_finish_request()'s lines go to `onFinish`
+//   (src/php/finish-request.ts), the access log's to `onMark`, and nowhere else.
+// - `toClient` false (the pool's fastcgi.logging is off): the same work, but
+//   nothing for the web server.
 import { STATUS_MARK } from '../log/status-mark.js';
+import { FINISH_END, FINISH_HOLD } from '../php/finish-request.js';
 
 const PREFIX = Buffer.from('PHP message: ', 'latin1');
 const SEP = Buffer.from('; ', 'latin1');
@@ -64,6 +67,9 @@ const enum Mode {
 
 /** What a message is: one PHP logged, php-fpm's limit_extensions line, its "Primary script unknown". */
 export type MessageKind = 'php' | 'access' | 'unknown';
+
+/** fastcgi_finish_request()'s marks: hold the output that follows, end the web server's reply. */
+export type FinishMark = 'hold' | 'end';
 
 /** php-fpm's defaults: log_limit 1024, log_level notice ("NOTICE: " prefix). */
 export const DEFAULT_CAP = 1024 - 'NOTICE: '.length - 'PHP message: '.length - 1;
@@ -92,6 +98,8 @@ export class StderrMessages {
   private pattern: Buffer | null = null;
   /** Inside a mark line: its text so far, else null. */
   private mark: string | null = null;
+  /** fastcgi_finish_request()'s marks (set by ReplyRewriter); marks are looked for when this or onMark is set. */
+  onFinish: ((what: FinishMark) => void) | null = null;
 
   /**
    * cap: the longest PHP message php-fpm's worker keeps whole (messageCap()
@@ -102,6 +110,8 @@ export class StderrMessages {
     private readonly onMessage: ((kind: MessageKind, text: string) => void) | null = null,
     /** A mark line (without its newline), when the pool has an access log. */
     private readonly onMark: ((text: string) => void) | null = null,
+    /** False: PHP's messages are kept from the web server (fastcgi.logging off); feed(), boundary() and external() return nothing. */
+    readonly toClient = true,
   ) {}
 
   /** A new request: no message sent yet. */
@@ -148,7 +158,7 @@ export class StderrMessages {
       // Start or Newline: match the lookahead pattern byte by byte.
       if (this.pattern === null) {
         const c = buf[i];
-        if (c === 0x1b && this.onMark !== null) this.pattern = MARK;
+        if (c === 0x1b && (this.onMark !== null || this.onFinish !== null)) this.pattern = MARK;
         else if (this.mode === Mode.Newline) this.pattern = PHP_SP;
         else this.pattern = c === 0x41 ? ACCESS : c === 0x50 ? PHP_SP : EMPTY;
       }
@@ -157,7 +167,7 @@ export class StderrMessages {
       if (this.heldLen < p.length && i === end) break; // still undecided
       this.resolve(this.heldLen === p.length && p.length > 0, out);
     }
-    return out.length === 0 ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
+    return out.length === 0 || !this.toClient ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
   }
 
   /**
@@ -171,7 +181,7 @@ export class StderrMessages {
     this.end(out);
     this.mode = Mode.Start;
     this.tail = '';
-    return out.length === 0 ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
+    return out.length === 0 || !this.toClient ? EMPTY : out.length === 1 ? out[0] : Buffer.concat(out);
   }
 
   /** A message php-fpm logs itself (no "PHP message: " prefix), e.g. "Primary script unknown". */
@@ -181,6 +191,7 @@ export class StderrMessages {
     const sep = this.started;
     this.started = true;
     if (this.onMessage !== null) this.onMessage(kind, text);
+    if (!this.toClient) return EMPTY;
     return Buffer.concat(sep ? [before, SEP, msg] : [before, msg]);
   }
 
@@ -261,7 +272,9 @@ export class StderrMessages {
     if (this.mark !== null) {
       const text = this.mark;
       this.mark = null;
-      this.onMark?.(text);
+      if (text === FINISH_END) this.onFinish?.('end');
+      else if (text === FINISH_HOLD) this.onFinish?.('hold');
+      else this.onMark?.(text);
       return;
     }
     const kind = this.kind;

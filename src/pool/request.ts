@@ -15,6 +15,11 @@ export class Request {
   stdinDone = false;
   /** The web server went away; the child's reply is read and dropped. */
   aborted = false;
+  /**
+   * fastcgi_finish_request(): the web server has its whole reply (END_REQUEST
+   * included); the child still runs the script, what it sends is dropped.
+   */
+  replied = false;
   finished = false;
   /** php-fpm would answer 404 "Primary script unknown" (src/request-env). */
   scriptUnknown = false;
@@ -27,6 +32,11 @@ export class Request {
   /** performance.now() when a child took it (or the master answered), and when it ended: the status page's durations. */
   startedAt = 0;
   endedAt = 0;
+
+  /** The web server's connection still waits on this request (not gone, not replied to with its body all read). */
+  get attached(): boolean {
+    return !this.aborted && !(this.replied && this.stdinDone);
+  }
 
   constructor(
     readonly client: ClientConn,

@@ -73,7 +73,11 @@ export function listenQueueLen(backlog: number, max = kernelSomaxconn()): number
 
 function stateOf(c: Child): ProcessState {
   if (c.state === 'idle') return 'Idle';
-  if (c.req !== null && !c.req.finished) return 'Running';
+  if (c.req !== null && !c.req.finished) {
+    // After fastcgi_finish_request() php-fpm's worker closed the web server's
+    // connection (its on_close hook: fpm_request_finished); one the web server keeps stays Running.
+    return c.req.replied && !c.req.keepConn ? 'Finishing' : 'Running';
+  }
   return c.state === 'busy' ? 'Reading headers' : 'Idle';
 }
 
@@ -100,7 +104,7 @@ export function collectStatus(src: StatusSource, o: CollectOptions): PoolStatus 
         duration = usOf(o.nowPerf - o.statusReq.startedAt);
         if (o.full) req = info(o.statusReq);
       }
-    } else if (state === 'Running') {
+    } else if (state === 'Running' || state === 'Finishing') {
       requests++;
       const r = c.req!;
       // startedAt is 0 for a request engaged without the pool's bookkeeping (a reload's hand-over).
