@@ -61,7 +61,7 @@ export class Spool {
     }
   }
 
-  get bytes(): number { return this.size; }
+  get bytes(): number { return this.size + (this.fill !== null ? this.fillLen : 0); }
 
   /** Copies `src`; false when the disk lags behind: pause the source until onDrain. */
   append(src: Buffer): boolean {
