@@ -1,7 +1,8 @@
 // One request received whole before a child is engaged (tsfpm.request_buffering).
 // Takes the request's FastCGI records as the web server sent them (from
-// BEGIN_REQUEST to the empty STDIN record), keeps the first MEMORY_MAX bytes
-// in memory and the rest in a spool file, runs STDIN through the multipart
+// BEGIN_REQUEST to the empty STDIN record), keeps up to MEMORY_MAX bytes in
+// memory (within the budget all held requests share, pieces.ts) and the rest
+// in a spool file, runs STDIN through the multipart
 // check, and tells its owner once the request is complete (or refused). Then
 // delivers exactly those bytes to the child, from memory and from the file,
 // at the pace the child reads them.
@@ -10,11 +11,9 @@ import { RecordType } from '../fastcgi/constants.js';
 import type { FrontSocket } from '../net/front-socket.js';
 import { MultipartCheck } from './multipart-check.js';
 import { Spool, type BodySink } from './spool.js';
+import { MEMORY_MAX, PIECE, givePiece, releaseMemory, reserveMemory, takePiece } from './pieces.js';
 import { PartTally, type Refusal, type UploadPlan } from './upload-rules.js';
 import type { BodyLimits } from './limits.js';
-
-/** Bytes of a request held in memory before the rest goes to a spool file. */
-export const MEMORY_MAX = 64 * 1024;
 
 export interface IntakeOwner {
   /** The whole request is held: a child can take it. */
@@ -29,8 +28,11 @@ const noRecord = -1;
 
 export class BodyIntake implements ScanSink {
   private readonly scanner = new RecordScanner(this);
+  /** The request's first bytes, in pieces reserved from the memory budget. */
   private head: Buffer[] = [];
   private headBytes = 0;
+  /** The head's pieces while a write of them may still be in flight. */
+  private wire: Buffer[] | null = null;
   private spool: Spool | null = null;
   private readonly check: MultipartCheck | null;
   private recType = noRecord;
@@ -74,11 +76,7 @@ export class BodyIntake implements ScanSink {
   }
 
   private store(b: Buffer): void {
-    if (this.spool === null && this.headBytes + b.length <= MEMORY_MAX) {
-      this.head.push(Buffer.from(b));
-      this.headBytes += b.length;
-      return;
-    }
+    if (this.spool === null && this.keepInMemory(b)) return;
     if (this.spool === null) {
       try {
         this.spool = new Spool(this.spoolDir);
@@ -92,6 +90,27 @@ export class BodyIntake implements ScanSink {
       this.paused = this.source;
       this.source.pause();
     }
+  }
+
+  /** Copies b into the head if it fits there and in the shared budget. */
+  private keepInMemory(b: Buffer): boolean {
+    if (this.headBytes + b.length > MEMORY_MAX) return false;
+    const room = this.head.length * PIECE - this.headBytes;
+    const need = Math.ceil(Math.max(0, b.length - room) / PIECE);
+    if (need > 0 && !reserveMemory(need)) return false;
+    for (let i = 0; i < need; i++) this.head.push(takePiece());
+    for (let at = 0; at < b.length;) {
+      const n = b.copy(this.head[Math.floor(this.headBytes / PIECE)], this.headBytes % PIECE, at);
+      at += n;
+      this.headBytes += n;
+    }
+    return true;
+  }
+
+  /** Gives the head's pieces and budget back; `reuse`: no write can still be reading them. */
+  private releaseHead(pieces: Buffer[], reuse: boolean): void {
+    releaseMemory(pieces.length);
+    if (reuse) for (const p of pieces) givePiece(p);
   }
 
   private finishReceiving(): void {
@@ -113,25 +132,38 @@ export class BodyIntake implements ScanSink {
   deliver(sink: BodySink, done: (err: Error | null) => void): void {
     if (this.state !== 'held') return;
     this.state = 'delivering';
-    const head = this.head;
+    const pieces = this.head;
+    const bytes = this.headBytes;
     this.head = [];
-    // The head's buffers are ours: nothing to retain.
-    const ok = head.length > 0 ? sink.writeBody(head, NO_RETAIN) : true;
-    const spool = this.spool;
-    if (spool === null) { this.state = 'over'; this.sentAll = true; done(null); return; }
-    const pump = (): void => spool.pipeTo(sink, (err) => {
-      this.sentAll = err === null;
-      this.dispose();
-      done(err);
-    });
-    if (ok) pump();
-    else sink.onceBodyDrained(pump);
+    this.wire = pieces;
+    let kept = false;
+    const bufs = pieces.map((p, i) => (i === pieces.length - 1 ? p.subarray(0, bytes - i * PIECE) : p));
+    const ok = bufs.length > 0 ? sink.writeBody(bufs, { retain: () => { kept = true; } }) : true;
+    const next = (): void => {
+      if (this.wire !== pieces) return; // disposed meanwhile
+      this.wire = null;
+      this.releaseHead(pieces, true);
+      const spool = this.spool;
+      if (spool === null) { this.state = 'over'; this.sentAll = true; done(null); return; }
+      spool.pipeTo(sink, (err) => {
+        this.sentAll = err === null;
+        this.dispose();
+        done(err);
+      });
+    };
+    // The pieces go back to the pool only once the child's socket let go of them.
+    if (!ok || kept) sink.onceBodyDrained(next);
+    else next();
   }
 
   /** The request is over, or never will be served: the spool goes. Idempotent. */
   dispose(): void {
     this.state = 'over';
+    this.releaseHead(this.head, true);
     this.head = [];
+    // Written to a connection that may still hold them: the budget back, the pieces to the collector.
+    if (this.wire !== null) this.releaseHead(this.wire, false);
+    this.wire = null;
     this.spool?.close();
     this.spool = null;
     this.resumeSource();
@@ -170,5 +202,3 @@ export class BodyIntake implements ScanSink {
     return true;
   }
 }
-
-const NO_RETAIN = { retain: (): void => { /* the intake's own copies */ } };

@@ -1,7 +1,6 @@
 // The part of a buffered request that does not stay in memory: a temporary
-// file, written and read back asynchronously in fixed-size pieces that are
-// reused, so the master's memory stays flat whatever the body's size (no
-// allocation per read that only the garbage collector would give back).
+// file, written and read back asynchronously in pieces (pieces.ts) that are
+// reused, so the master's memory stays flat whatever the body's size.
 //
 // The file is unlinked as soon as it is opened: nothing is left on disk when
 // the request ends, however it ends, and not even when the master is killed.
@@ -11,17 +10,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Retainer } from '../net/front-socket.js';
+import { PIECE, givePiece, takePiece } from './pieces.js';
 
-/** Size of the pieces copied in, written out and read back. */
-export const PIECE = 64 * 1024;
 /** Pieces waiting for the disk before the source is asked to pause. */
 const MAX_WAITING = 4;
-// Pieces kept for the next spools (256 KiB).
-const FREE_MAX = 4 * MAX_WAITING;
-const freePieces: Buffer[] = [];
-
-const takePiece = (): Buffer => freePieces.pop() ?? Buffer.allocUnsafeSlow(PIECE);
-const givePiece = (b: Buffer): void => { if (freePieces.length < FREE_MAX) freePieces.push(b); };
 
 /** Where the spooled bytes go: a child's connection (src/pool/child.ts). */
 export interface BodySink {

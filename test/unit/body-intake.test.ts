@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { bodyLimits, type BodyLimits } from '../../src/body/limits.js';
 import { MultipartCheck } from '../../src/body/multipart-check.js';
 import { PartTally, type Refusal, type UploadPlan } from '../../src/body/upload-rules.js';
-import { Spool, PIECE, type BodySink } from '../../src/body/spool.js';
-import { BodyIntake, MEMORY_MAX } from '../../src/body/intake.js';
+import { Spool, type BodySink } from '../../src/body/spool.js';
+import { PIECE, MEMORY_MAX, memoryHeld } from '../../src/body/pieces.js';
+import { BodyIntake } from '../../src/body/intake.js';
 import type { Retainer, FrontSocket } from '../../src/net/front-socket.js';
 import { RecordType, Role, encodeBeginRequest, encodeParams, encodeStream } from '../../src/fastcgi/index.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -163,11 +164,11 @@ class FakeSource {
   resume(): void { this.resumed++; }
 }
 
-function intake(plan: UploadPlan, l: BodyLimits | null = limits()) {
+function intake(plan: UploadPlan, l: BodyLimits | null = limits(), dir = path.join(makeTempDir('tsfpm-intake-'), 'bodies')) {
   const events: string[] = [];
   const refusals: Refusal[] = [];
   const src = new FakeSource();
-  const it = new BodyIntake(plan as Exclude<UploadPlan, { kind: 'refuse' }>, l, path.join(makeTempDir('tsfpm-intake-'), 'bodies'), src as unknown as FrontSocket, {
+  const it = new BodyIntake(plan as Exclude<UploadPlan, { kind: 'refuse' }>, l, dir, src as unknown as FrontSocket, {
     ready: () => events.push('ready'),
     refused: (r) => { events.push('refused'); refusals.push(r); },
     failed: (e) => events.push(`failed ${e.message}`),
@@ -191,6 +192,7 @@ test('BodyIntake: a small request stays in memory and is delivered byte for byte
   assert.equal(done, null);
   assert.ok(it.delivered);
   assert.ok(sink.bytes.equals(wire));
+  assert.equal(memoryHeld(), 0, 'the memory budget is back');
 });
 
 test('BodyIntake: a large request is spooled, the source paused while the disk lags, and delivered exactly', async () => {
@@ -213,6 +215,7 @@ test('BodyIntake: a large request is spooled, the source paused while the disk l
   await pumpAll(sink, () => done !== undefined);
   assert.equal(done, null);
   assert.ok(sink.bytes.equals(wire));
+  assert.equal(memoryHeld(), 0);
 });
 
 test('BodyIntake: a multipart body over upload_max_filesize is refused as it streams in; nothing is delivered', async () => {
@@ -226,6 +229,7 @@ test('BodyIntake: a multipart body over upload_max_filesize is refused as it str
   const sink = new FakeSink();
   it.deliver(sink, () => assert.fail('a refused request is never delivered'));
   assert.equal(sink.out.length, 0);
+  assert.equal(memoryHeld(), 0);
 });
 
 test('BodyIntake: dispose() while receiving drops the spool and resumes a paused source', async () => {
@@ -237,4 +241,23 @@ test('BodyIntake: dispose() while receiving drops the spool and resumes a paused
   await tick();
   assert.deepEqual(events, []);
   assert.equal(it.receiving, false);
+  assert.equal(memoryHeld(), 0);
+});
+
+test('BodyIntake: all held requests together keep at most MEMORY_TOTAL in memory; past it, bodies go to spool files', async () => {
+  const dir = path.join(makeTempDir('tsfpm-intake-'), 'bodies');
+  const open: ReturnType<typeof intake>[] = [];
+  const part = request(1, {}, randomBytes(MEMORY_MAX - 4096), 60_000);
+  for (let i = 0; i < 40; i++) {
+    const x = intake({ kind: 'pass' }, limits(), dir);
+    x.it.take([part.subarray(0, part.length - 8)]); // not complete: held
+    open.push(x);
+  }
+  assert.ok(memoryHeld() * PIECE <= 32 * 1024 * 1024, `${memoryHeld()} pieces held`);
+  assert.ok(memoryHeld() * PIECE > 30 * 1024 * 1024);
+  assert.ok(openUnder(dir) >= 7, `${openUnder(dir)} spool files`);
+  for (const x of open) x.it.dispose();
+  assert.equal(memoryHeld(), 0);
+  await tick();
+  assert.equal(openUnder(dir), 0);
 });
