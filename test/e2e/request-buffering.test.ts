@@ -1,5 +1,5 @@
 // tsfpm.request_buffering (src/body): a pool with it on reads each request
-// whole before it engages a child (first 64 KiB in memory, the rest in an
+// whole before it engages a child (up to 1 MiB in memory, the rest in an
 // unlinked spool file), checks multipart bodies as they stream in against the
 // pool's effective upload limits and answers 413 before any PHP runs. Real
 // nginx (with fastcgi_request_buffering off, so that nginx streams bodies as
