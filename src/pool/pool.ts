@@ -389,10 +389,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   /** A request received whole (tsfpm.request_buffering): to a child now, or queued. */
   private heldReady(req: Request): void {
-    // Stopped by a reload: the pool that replaced this one serves it.
+    // Stopped by a reload: the pool that replaced this one serves it (or passes it on, if replaced too).
     if (this.state !== 'normal' && this.successor !== null) {
       req.client.moveTo(this.successor);
-      this.successor.serveHeld(req);
+      this.successor.heldReady(req);
       this.settleStopped();
       return;
     }
