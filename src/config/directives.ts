@@ -7,7 +7,9 @@ export type ValueType =
   | 'string' | 'int' | 'time' | 'bool' | 'rlimit' | 'loglevel' | 'pm' | 'facility' | 'mechanism' | 'extensions';
 
 /** How -tt prints a value: `time` adds `s`; `str` prints `undefined` for null. */
-export type DumpStyle = 'str' | 'int' | 'time' | 'bool' | 'intOrUndefined' | 'loglevel' | 'facility' | 'mechanism' | 'list' | 'none';
+export type DumpStyle = 'str' | 'int' | 'time' | 'bool' | 'intOrUndefined' | 'loglevel' | 'facility' | 'mechanism' | 'list' | 'none'
+  /** tsfpm's own directives: printed only when on, so -tt of a php-fpm config stays php-fpm's. */
+  | 'boolIfSet';
 
 interface Base { name: string; type: ValueType; dump: DumpStyle }
 export interface GlobalDirective extends Base { scope: 'global'; field: keyof GlobalConfig }
@@ -81,6 +83,8 @@ export const POOL_DIRECTIVES: readonly PoolDirective[] = [
   p('clear_env', 'clearEnv', 'bool', 'bool'),
   p('security.limit_extensions', 'securityLimitExtensions', 'extensions', 'list'),
   p('apparmor_hat', 'apparmorHat', 'string', 'none'),                   // accepted, not dumped (8.2 Debian)
+  // tsfpm's own (php-fpm would refuse them: 'unknown entry'); docs/config.md.
+  p('tsfpm.request_buffering', 'requestBuffering', 'bool', 'boolIfSet'),
 ];
 
 /** Pool array directives (`name[key] = value`); names are case-sensitive. */
@@ -113,6 +117,7 @@ export function defaultPool(name: string): PoolConfig {
     requestTerminateTimeout: 0, requestTerminateTimeoutTrackFinished: false, rlimitFiles: 0,
     rlimitCore: 0, chroot: null, chdir: null, catchWorkersOutput: false, decorateWorkersOutput: true,
     clearEnv: true, securityLimitExtensions: ['.php', '.phar'], apparmorHat: null,
+    requestBuffering: false,
     phpValues: {}, phpAdminValues: {}, env: {}, arrayEntries: [], hidden: false,
   };
 }

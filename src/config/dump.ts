@@ -14,6 +14,7 @@ function show(style: DumpStyle, v: unknown, logLevelSet = true): string {
     case 'facility': return String(FACILITIES[String(v)] ?? v);
     case 'mechanism': return v === null ? 'epoll' : String(v);
     case 'list': return (v as string[]).join(' ');
+    case 'boolIfSet': return v ? 'yes' : 'no';
     case 'none': return '';
   }
 }
@@ -28,7 +29,7 @@ export function dumpConfig(c: FpmConfig): string[] {
     const p = pool as unknown as Record<string, unknown>;
     out.push(`[${pool.name}]`);
     for (const d of POOL_DIRECTIVES) {
-      if (d.dump === 'none') continue;
+      if (d.dump === 'none' || (d.dump === 'boolIfSet' && p[d.field] !== true)) continue;
       out.push(`\t${d.name} = ${show(d.dump, p[d.field])}`);
       if (d.name === 'access.format') for (const s of pool.accessSuppressPath) out.push(`\taccess.suppress_path[] = ${s}`);
     }

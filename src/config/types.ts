@@ -70,6 +70,8 @@ export interface PoolConfig {
   clearEnv: boolean;
   securityLimitExtensions: string[];  // empty = allow all
   apparmorHat: string | null;
+  /** tsfpm.request_buffering: bodies read (and multipart limits checked) before a child is engaged (src/body). */
+  requestBuffering: boolean;
   // Arrays keep insertion order; flags are stored as '1' / '0' like php-fpm.
   phpValues: Record<string, string>;
   phpAdminValues: Record<string, string>;

@@ -12,7 +12,12 @@
 //   Node that no longer exposes it) or TSFPM_RAW_SOCKETS=0.
 import type * as net from 'node:net';
 
-export interface FrontSocket {
+/** Whoever owns the buffers being written: told to retain() them when a write could not complete at once. */
+export interface Retainer {
+  retain(): void;
+}
+
+export interface FrontSocket extends Retainer {
   /** Peer IP for TCP, undefined for unix sockets. */
   readonly remoteAddress: string | undefined;
   /**
@@ -27,12 +32,12 @@ export interface FrontSocket {
   retain(): void;
   /**
    * False when the bytes queued in user space passed the high-water mark.
-   * `src` is the socket `buf` was read from: told to retain() it when the
-   * write could not complete at once.
+   * `src` is the socket `buf` was read from (or another owner of it): told
+   * to retain() it when the write could not complete at once.
    */
-  write(buf: Buffer, src?: FrontSocket): boolean;
+  write(buf: Buffer, src?: Retainer): boolean;
   /** Several buffers in one system call. */
-  writev(bufs: Buffer[], src?: FrontSocket): boolean;
+  writev(bufs: Buffer[], src?: Retainer): boolean;
   onceDrain(cb: () => void): void;
   pause(): void;
   resume(): void;
@@ -181,7 +186,7 @@ export class RawFrontSocket implements FrontSocket {
     if (this.pending === 0) this.flushed();
   }
 
-  write(buf: Buffer, src?: FrontSocket): boolean {
+  write(buf: Buffer, src?: Retainer): boolean {
     if (this.closed) return false;
     if (this.queued !== null) {
       this.queued.push(buf);
@@ -193,7 +198,7 @@ export class RawFrontSocket implements FrontSocket {
     return this.afterWrite(this.h.writeBuffer(req, buf), buf.length, src);
   }
 
-  writev(bufs: Buffer[], src?: FrontSocket): boolean {
+  writev(bufs: Buffer[], src?: Retainer): boolean {
     if (bufs.length === 1) return this.write(bufs[0], src);
     if (this.closed) return false;
     if (this.queued !== null) {
@@ -218,7 +223,7 @@ export class RawFrontSocket implements FrontSocket {
     return req;
   }
 
-  private afterWrite(err: number, len: number, src: FrontSocket | undefined): boolean {
+  private afterWrite(err: number, len: number, src: Retainer | undefined): boolean {
     if (err !== 0) { this.destroy(); return false; }
     if (this.sw.streamBaseState[this.sw.kLastWriteWasAsync] !== 0) {
       this.pending += len;
@@ -293,10 +298,10 @@ export class NetFrontSocket implements FrontSocket {
   get remoteAddress(): string | undefined { return this.s.remoteAddress; }
   // net.Socket reads into a fresh buffer each time: nothing to retain.
   retain(): void { /* nothing */ }
-  write(buf: Buffer, src?: FrontSocket): boolean {
+  write(buf: Buffer, src?: Retainer): boolean {
     return this.writev([buf], src);
   }
-  writev(bufs: Buffer[], src?: FrontSocket): boolean {
+  writev(bufs: Buffer[], src?: Retainer): boolean {
     let ok = true;
     this.s.cork();
     for (const b of bufs) ok = this.s.write(b);

@@ -2,7 +2,8 @@
 // prepended to every request, and the php.ini facts the master needs. php-cgi
 // is asked once (ini-probe) for cgi.fix_pathinfo, cgi.discard_path and
 // doc_root, which decide how the master recomputes the request environment
-// (src/request-env). php-cgi copies its own process environment into
+// (src/request-env), and for the upload limits tsfpm.request_buffering checks
+// (src/body). php-cgi copies its own process environment into
 // $_SERVER; the variables tsfpm sets only to run php-cgi (and that php-fpm's
 // workers do not have) are taken out of $_SERVER by the shim.
 import * as fs from 'node:fs';
@@ -19,6 +20,7 @@ import { DEFAULT_SAPI, SAPI_INI, sapiHeaders, type SapiHeaders } from '../status
 import { ACCESS_INI, outputBuffering } from '../log/reply-head.js';
 import { accessMark } from '../log/status-mark.js';
 import { ERROR_HEADER_CFG } from './error-header.js';
+import { BODY_INI, bodyLimits, type BodyLimits } from '../body/limits.js';
 
 export interface PoolPhp {
   plan: SpawnPlan;
@@ -27,6 +29,8 @@ export interface PoolPhp {
   sapi: SapiHeaders;
   /** output_buffering (the access log's %{Content-type}o, src/log/reply-head.ts). */
   outputBuffering: number;
+  /** post_max_size, upload_max_filesize...: what tsfpm.request_buffering checks (src/body); null if php-cgi could not tell. */
+  bodyLimits: BodyLimits | null;
   /** Set when php-cgi could not be asked; the defaults are then assumed. */
   probeError: Error | null;
   /** php_admin_value[] names a script cannot change (admin-lock.ts). */
@@ -63,7 +67,7 @@ export function preparePoolPhp(
   let pool = withIniDisables(cfg, php, userEnv);
   const bare = buildSpawnPlan(pool, php, null, process.env, userEnv);
   const admin = Object.keys(pool.phpAdminValues);
-  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI, 'open_basedir', 'fastcgi.logging'], ['PHP_VERSION'], admin, [ERROR_HEADER_CFG]);
+  const ini = probeIni(bare, [...PATH_INI, ...SAPI_INI, ...ACCESS_INI, 'open_basedir', 'fastcgi.logging', ...BODY_INI], ['PHP_VERSION'], admin, [ERROR_HEADER_CFG]);
   const logging = ini instanceof Error || ini['fastcgi.logging'] == null || !['', '0'].includes(ini['fastcgi.logging']);
   const paths = pathSettings(ini instanceof Error ? {} : ini);
   const sapi = ini instanceof Error ? DEFAULT_SAPI : sapiHeaders(ini, ini.PHP_VERSION ?? null);
@@ -117,6 +121,7 @@ export function preparePoolPhp(
   if (!logging) plan.args.push('-d', 'fastcgi.logging=1');
   return {
     plan, paths, sapi, outputBuffering: ini instanceof Error ? 0 : outputBuffering(ini),
+    bodyLimits: ini instanceof Error ? null : bodyLimits(ini),
     probeError: ini instanceof Error ? ini : null, locked, lockProblem, stderrToClient: logging,
   };
 }

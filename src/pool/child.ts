@@ -19,7 +19,8 @@ import { ReplyRewriter } from './reply-rewriter.js';
 import type { FinishCut } from './finish-cut.js';
 import type { StderrMessages } from './reply-stderr.js';
 import type { Request } from './request.js';
-import { connectUnix, type FrontSocket } from '../net/front-socket.js';
+import { connectUnix, type FrontSocket, type Retainer } from '../net/front-socket.js';
+import type { BodySink } from '../body/spool.js';
 import { pidAlive } from '../php/launch.js';
 import type { ChildAccess } from '../log/access-log.js';
 
@@ -54,7 +55,7 @@ export function whoamiRequest(script: string): Buffer {
   ]);
 }
 
-export class Child implements ScanSink {
+export class Child implements ScanSink, BodySink {
   pid: number;
   startedAt = Date.now();
   startedHr = process.hrtime.bigint();
@@ -166,6 +167,11 @@ export class Child implements ScanSink {
     req.child = this;
     this.first = true;
     if (this.access !== null) this.watchStdout = this.access.start(this.pid) || this.probing;
+    if (req.body !== null) {
+      // Received whole before (tsfpm.request_buffering): sent from the master's copy.
+      req.body.deliver(this, (err) => { if (err !== null) this.bodyLost(req); });
+      return;
+    }
     const p = req.pending;
     req.pending = [];
     // p may hold views of the web server's read buffer (engaged on arrival).
@@ -191,6 +197,27 @@ export class Child implements ScanSink {
         client.resume();
       });
     }
+  }
+
+  /** BodySink: bytes of a request the master held (src/body/intake.ts). */
+  writeBody(bufs: Buffer[], keeper: Retainer): boolean {
+    return (this.sock ?? this.connect()).writev(bufs, keeper);
+  }
+
+  onceBodyDrained(cb: () => void): void {
+    this.sock?.onceDrain(cb);
+  }
+
+  /** The held copy of req could not be read back: the child's connection is dropped, the web server's closed (nginx: 502). */
+  private bodyLost(req: Request): void {
+    if (this.req !== req) return;
+    this.req = null;
+    req.finished = true;
+    this.requests++;
+    this.dropConnection();
+    if (req.attached) req.client.sock.destroy();
+    this.setIdle();
+    this.owner.childFree(this);
   }
 
   private onData(chunk: Buffer): void {
@@ -314,6 +341,11 @@ export class Child implements ScanSink {
     this.req = null;
     req.finished = true;
     this.requests++;
+    if (req.body !== null) {
+      // php-cgi ended the request before its last byte arrived: what is left would start the next one.
+      if (!req.body.delivered) this.dropConnection();
+      req.body.dispose();
+    }
     if (this.access !== null) {
       this.watchStdout = false;
       this.access.end(req, this.pid);
@@ -376,6 +408,7 @@ export class Child implements ScanSink {
     this.resetStream();
     const req = this.req;
     this.req = null;
+    req?.body?.dispose();
     if (req !== null) {
       // Mid-request: php-cgi died or broke the stream. Only this request is lost.
       req.finished = true;
@@ -469,6 +502,7 @@ export class Child implements ScanSink {
     try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
     const req = this.req;
     this.req = null;
+    req?.body?.dispose();
     if (req !== null && req.attached && !req.finished) {
       req.finished = true;
       req.client.sock.destroy();

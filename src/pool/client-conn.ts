@@ -85,7 +85,8 @@ export class ClientConn implements ScanSink {
     if (req !== null && this.out.length > 0) {
       if (req.child !== null) req.child.send(this.out, this.sock);
       else if (!req.aborted && req.local === null) {
-        for (const b of this.out) req.pending.push(b);
+        if (req.body !== null) req.body.take(this.out); // received whole first (src/body)
+        else for (const b of this.out) req.pending.push(b);
       }
       this.out = [];
     }
@@ -103,7 +104,7 @@ export class ClientConn implements ScanSink {
     }
     // The first read did not complete a request: the reserved child goes back.
     if (this.reserved !== null) this.sink.releaseReserved(this);
-    if (req !== null && req.child === null && !req.aborted) {
+    if (req !== null && req.child === null && !req.aborted && req.body === null) {
       if (req.pending.length > 0) this.keepPending(req, chunk);
       // Queued for a busy pool: the rest of the body waits in the kernel, as
       // it does in php-fpm's listen backlog, instead of in the master.

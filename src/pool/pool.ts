@@ -36,6 +36,7 @@ import type { StatusSource } from '../status/collect.js';
 import { registerStatusMain, statusListenReply } from '../status/status-listen.js';
 import type { PathProbe, PathSettings } from '../request-env/fpm-env.js';
 import { RequestWatchdog } from '../slowlog/watchdog.js';
+import { BodyBuffering, type HeldRequestOwner } from '../body/buffering.js';
 
 export interface PoolContext {
   log: ErrorLog;
@@ -112,6 +113,15 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   private shimSocket: ShimSocket | null = null;
   /** fastcgi.logging: PHP's messages go to the web server too (src/php/pool-php.ts). */
   private stderrToClient = true;
+  /** tsfpm.request_buffering (src/body); null when off, and then none of it runs. */
+  private bodies: BodyBuffering | null = null;
+  /** Requests being received whole before a child is engaged. */
+  private readonly receiving = new Set<Request>();
+  private readonly heldOwner: HeldRequestOwner = {
+    ready: (req) => { this.receiving.delete(req); this.heldReady(req); },
+    refused: (req, reply) => { this.receiving.delete(req); this.replyLocally(req, reply); this.settleStopped(); },
+    failed: (req) => { this.receiving.delete(req); req.client.sock.destroy(); this.settleStopped(); },
+  };
 
   constructor(readonly cfg: PoolConfig, private readonly ctx: PoolContext) {
     this.name = cfg.name;
@@ -181,6 +191,10 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (php.probeError !== null) this.ctx.log.warning(`[pool ${this.name}] php-cgi could not report its ini settings, assuming PHP's defaults: ${php.probeError.message.split('\n')[0]}`);
     this.requestEnv = new RequestEnv(php.paths, iso.chroot === null ? fsProbe : chrootProbe(iso.chroot), this.status !== null);
     if (this.status !== null) this.status.sapi = php.sapi;
+    if (cfg.requestBuffering) {
+      if (php.bodyLimits === null) this.ctx.log.warning(`[pool ${this.name}] tsfpm.request_buffering: the upload limits are unknown, request bodies are buffered but not checked`);
+      this.bodies = new BodyBuffering(this.name, php.bodyLimits, path.join(this.ctx.rundir, 'bodies'), this.ctx.log);
+    }
     this.access = AccessLog.forPool(cfg, {
       settings: php.paths, probe: this.requestEnv.probe,
       defaultContentType: defaultContentType(php.sapi).trimEnd(), outputBuffering: php.outputBuffering,
@@ -324,7 +338,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       return;
     }
     const conn = new ClientConn(sock, this);
-    if (this.cfg.hidden || (this.queued === 0 && this.hasIdle())) { sock.resume(); return; }
+    // Buffering pools read every request at once: no child is held for it until it is whole.
+    if (this.cfg.hidden || this.bodies !== null || (this.queued === 0 && this.hasIdle())) { sock.resume(); return; }
     // No child free: like php-fpm's backlog, the request stays in the kernel
     // until one is, and then streams straight to it (no copy held here).
     this.wait(conn);
@@ -369,6 +384,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     if (this.cfg.hidden) { this.replyLocally(req, statusListenReply(this.cfg, req)); return; }
     const uri = this.requestEnv.prepare(req);
     if (uri !== null && this.answerLocally(uri, req)) return;
+    if (this.bodies !== null && req.body === null) {
+      this.receiving.add(req);
+      this.bodies.begin(req, this.heldOwner);
+      return;
+    }
     const reserved = req.client.reserved;
     if (reserved !== null) {
       req.client.reserved = null;
@@ -384,6 +404,42 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       child.engage(req);
       this.activate(child);
     } else this.wait(req);
+  }
+
+  /** A request received whole (tsfpm.request_buffering): to a child now, or queued. */
+  private heldReady(req: Request): void {
+    // Stopped by a reload: the pool that replaced this one serves it (or passes it on, if replaced too).
+    if (this.state !== 'normal' && this.successor !== null) {
+      req.client.moveTo(this.successor);
+      this.successor.heldReady(req);
+      this.settleStopped();
+      return;
+    }
+    this.serveHeld(req);
+  }
+
+  private serveHeld(req: Request): void {
+    const child = this.takeIdle();
+    if (child !== null) {
+      child.engage(req);
+      this.activate(child);
+    } else this.wait(req);
+  }
+
+  /**
+   * A stopped pool without a successor (QUIT) keeps its children for the
+   * requests it was still receiving; once none is left, idle ones retire.
+   */
+  private settleStopped(): void {
+    if (this.state === 'normal' || this.receiving.size > 0 || this.queued > 0) return;
+    for (const c of [...this.children]) {
+      if (c.state === 'idle' && c.req === null && !c.shared) { c.pmKilled = true; c.retire(); }
+    }
+  }
+
+  /** Children must stay for requests still arriving (QUIT: no successor takes them). */
+  private get holdsForReceiving(): boolean {
+    return this.receiving.size > 0 && this.successor === null;
   }
 
   /** The status or ping page: answered here, no child engaged (ClientConn writes the reply). */
@@ -449,6 +505,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
   abort(req: Request): void {
     // Queued requests are skipped when dequeued; a running one may need its child reset.
     req.child?.abortRequest(req);
+    // A request held by the master (receiving or queued whole): its spool goes now.
+    if (req.body !== null && req.child === null) {
+      req.body.dispose();
+      if (this.receiving.delete(req)) this.settleStopped();
+    }
   }
 
   protocolError(conn: ClientConn, reason: string): void {
@@ -522,7 +583,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       return;
     }
     if (this.state !== 'normal') {
-      if (!child.shared) { child.pmKilled = true; child.retire(); }
+      if (this.holdsForReceiving) this.idle.push(child);
+      else if (!child.shared) { child.pmKilled = true; child.retire(); }
       return;
     }
     if (this.cfg.pm === 'ondemand') this.warnedMaxChildren = false;
@@ -728,7 +790,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
 
   /** No request running or waiting and no child held for a connection. */
   get quiet(): boolean {
-    if (this.queued > 0 || this.reservations.size > 0) return false;
+    if (this.queued > 0 || this.reservations.size > 0 || this.receiving.size > 0) return false;
     for (const c of this.children) if (c.req !== null) return false;
     return true;
   }
@@ -758,7 +820,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       for (const c of [...this.children]) {
         c.pmKilled = true;
         if (!graceful) c.kill('SIGTERM');
-        else if (c.state === 'idle' && this.queued === 0) c.retire();
+        else if (c.state === 'idle' && this.queued === 0 && !this.holdsForReceiving) c.retire();
       }
     });
   }
@@ -768,7 +830,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     const parent = this.parent!;
     return new Promise((resolve) => {
       this.onEmpty = resolve;
-      const busy = (): boolean => this.queued > 0 || [...this.children].some((c) => c.state === 'busy');
+      const busy = (): boolean => this.queued > 0 || this.holdsForReceiving || [...this.children].some((c) => c.state === 'busy');
       const end = (): void => { try { parent.kill('SIGTERM'); } catch { /* gone */ } };
       if (!graceful || !busy()) { end(); return; }
       const poll = setInterval(() => { if (!busy()) { clearInterval(poll); end(); } }, 50);

@@ -2,10 +2,13 @@
 import type { ClientConn } from './client-conn.js';
 import type { Child } from './child.js';
 import { decodeParams } from '../fastcgi/params.js';
+import type { BodyIntake } from '../body/intake.js';
 
 export class Request {
   /** Forwarded bytes held until a child is engaged. */
   pending: Buffer[] = [];
+  /** tsfpm.request_buffering: the whole request, held until a child is engaged (src/body); null otherwise. */
+  body: BodyIntake | null = null;
   private paramsBytes = 0;
   private paramsChunks: Buffer[] = [];
   private paramsCache: Map<string, string> | null = null;
