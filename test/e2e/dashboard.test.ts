@@ -3,7 +3,8 @@
 // a real nginx from tsfpm with real php-cgi children. Known traffic, a
 // long-running request and a queued one must show; the page must refresh by
 // itself, and say so when the master is gone. Screenshots go to test-output/
-// on every run; TSFPM_UPDATE_SCREENSHOTS=1 also copies them to docs/.
+// on every run; TSFPM_UPDATE_SCREENSHOTS=1 also copies the desktop and phone
+// ones to docs/ (docs/status.md shows them).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -35,16 +36,21 @@ pm = static
 pm.max_children = ${CHILDREN}
 pm.status_path = /status
 pm.status_listen = {dir}/status.sock
+[api]
+listen = {dir}/api.sock
+pm = ondemand
+pm.max_children = 2
+pm.status_path = /api-status
 `;
 
 // /status on the pool's own socket (a child is shown serving the page, as in
 // php-fpm); /fpm-status on pm.status_listen, which answers while every child is busy.
-const statusLocation = (loc: string, pass: string): string => `
+const statusLocation = (loc: string, pass: string, script = '/status'): string => `
     location = ${loc} {
       fastcgi_param QUERY_STRING $query_string;
       fastcgi_param REQUEST_METHOD $request_method;
-      fastcgi_param SCRIPT_NAME /status;
-      fastcgi_param SCRIPT_FILENAME $document_root/status;
+      fastcgi_param SCRIPT_NAME ${script};
+      fastcgi_param SCRIPT_FILENAME $document_root${script};
       fastcgi_param REQUEST_URI $request_uri;
       fastcgi_pass ${pass};
     }`;
@@ -60,7 +66,8 @@ before(async () => {
   d = await startTsfpm({ conf });
   nginx = await startNginx({
     upstream: `unix:${join(d.dir, 'www.sock')}`, docroot,
-    extraServer: statusLocation('/status', 'tsfpm') + statusLocation('/fpm-status', `unix:${join(d.dir, 'status.sock')}`),
+    extraServer: statusLocation('/status', 'tsfpm') + statusLocation('/fpm-status', `unix:${join(d.dir, 'status.sock')}`) +
+      statusLocation('/api-status', `unix:${join(d.dir, 'api.sock')}`, '/api-status'),
   });
   // The shared php-cgi parent's workers have told their pids.
   await waitFor(async () => statusJson().then((j) => j.processes.length === CHILDREN), 10_000);
@@ -104,20 +111,28 @@ const problemsOf = (p: Page): string[] => (p as Page & { problems?: string[] }).
 const text = (p: Page, sel: string): Promise<string> => p.locator(sel).first().innerText();
 const card = (p: Page, label: string): string => `.card:has(.label:text-is("${label}"))`;
 
-async function shoot(p: Page, name: string): Promise<void> {
+/** Every run to test-output/; `docs`: also the copy docs/status.md shows, when TSFPM_UPDATE_SCREENSHOTS=1. */
+async function shoot(p: Page, name: string, docs: boolean): Promise<void> {
   const file = screenshotPath(name);
   await p.screenshot({ path: file, fullPage: true });
-  if (process.env.TSFPM_UPDATE_SCREENSHOTS === '1') copyFileSync(file, join(REPO_ROOT, 'docs', name));
+  if (docs && process.env.TSFPM_UPDATE_SCREENSHOTS === '1') copyFileSync(file, join(REPO_ROOT, 'docs', name));
 }
 
 let dPage: Page;
 let pPage: Page;
 
 test('desktop: the pool, its children, this page\'s own request marked; refreshes by itself after traffic', async () => {
-  dPage = await open(desktop, '/status?html');
+  // Another pool's page on the same site, named in the fragment, shows below (ondemand: the
+  // status request made it fork its one child, as php-fpm's does; that child is marked too).
+  dPage = await open(desktop, '/status?html#pools=/api-status');
+  const api = dPage.locator('section.pool').nth(1);
+  await waitFor(async () => (await api.locator('.pool-head .name').innerText()) === 'api', 5000);
+  assert.equal(await api.locator('.pool-head .badge').innerText(), 'ondemand');
+  assert.equal(await api.locator('table.procs tbody tr.self').count(), 1);
+  assert.equal(await api.locator('.card .value').nth(1).innerText(), '0 / 1');
   assert.equal(await text(dPage, '.pool-head .name'), 'www');
   assert.equal(await text(dPage, '.pool-head .badge'), 'static');
-  assert.equal(await dPage.locator('table.procs tbody tr').count(), CHILDREN);
+  assert.equal(await dPage.locator('section.pool').first().locator('table.procs tbody tr').count(), CHILDREN);
   // The child php-fpm would have used for the status request is shown serving it, marked as such.
   assert.equal(await dPage.locator('tr.self .tag').first().innerText(), 'this status request');
   assert.match(await text(dPage, `${card(dPage, 'Busy children')} .value`), new RegExp(`^0 / ${CHILDREN}$`));
@@ -130,7 +145,7 @@ test('desktop: the pool, its children, this page\'s own request marked; refreshe
   await waitFor(async () => (await acc()) >= before + 8, 8000);
   await waitFor(async () => Number(await text(dPage, `${card(dPage, 'Requests / s')} .value`)) > 0, 8000);
   // The rate chart has a line.
-  assert.ok((await dPage.locator('.chart path.s-rate').count()) === 1);
+  assert.equal(await dPage.locator('section.pool').first().locator('.chart path.s-rate').count(), 1);
   assert.deepEqual(problemsOf(dPage), []);
 });
 
@@ -146,8 +161,8 @@ test('a long-running request: its child Running with the request URI, duration g
   const d1 = await row.locator('td[data-label="Duration"]').innerText();
   await waitFor(async () => (await row.locator('td[data-label="Duration"]').innerText()) !== d1, 8000);
   assert.match(await text(dPage, `${card(dPage, 'Busy children')} .value`), new RegExp(`^1 / ${CHILDREN}$`));
-  await waitFor(async () => (await dPage.locator('.chart path.s-busy').count()) === 1, 4000);
-  await shoot(dPage, 'dashboard.png');
+  await waitFor(async () => (await dPage.locator('section.pool').first().locator('.chart path.s-busy').count()) === 1, 4000);
+  await shoot(dPage, 'dashboard.png', true);
   assert.deepEqual(problemsOf(dPage), []);
 });
 
@@ -170,7 +185,7 @@ test('phone: every child busy and a request queued, read on pm.status_listen', a
   for (const id of ['a', 'b']) {
     await pPage.locator('tr.running', { hasText: `/hold.php?id=${id}-${uniq}` }).waitFor({ timeout: 4000 });
   }
-  await shoot(pPage, 'dashboard-phone.png');
+  await shoot(pPage, 'dashboard-phone.png', true);
 
   // The queue drains; the page follows without a reload.
   release('a');
@@ -189,5 +204,5 @@ test('the master gone: the page says since when, keeps the last figures, marks t
   assert.match(await text(dPage, '#banner'), /^No answer from the status page since \d\d:\d\d:\d\d \(HTTP 502/);
   assert.equal(await dPage.locator('section.pool.stale').count(), 1);
   assert.equal(await text(dPage, `${card(dPage, 'Requests / s')} .sub`), last);
-  await shoot(dPage, 'dashboard-down.png');
+  await shoot(dPage, 'dashboard-down.png', false);
 });

@@ -58,7 +58,7 @@ export function renderDashboard(i: DashboardInput): string {
     '<div id="banner" class="banner" role="alert" hidden></div>\n' +
     '<main id="pools"></main>\n' +
     `<noscript><main><p>Without JavaScript this page does not refresh; reload it for new figures.</p>\n${htmlTables(i.status, true)}\n</main></noscript>\n` +
-    '<footer>Refreshes every 2 s from this pool\'s json status page. Requests per second come from ' +
+    '<footer>Refreshes every 2 s from each pool\'s json status page. Requests per second come from ' +
     '<i>accepted conn</i>, which counts every request the pool read, status polls included; busy children leave out ' +
     'the one php-fpm shows serving the status request itself.</footer>\n' +
     `<script type="application/json" id="tsfpm-status">${dashboardData(i)}</script>\n` +
