@@ -5,9 +5,9 @@
 
 export const DASHBOARD_CSS = `
 :root{--bg:#f4f6f9;--fg:#18202b;--muted:#5f6b7c;--card:#fff;--line:#dde2e9;--accent:#2563eb;--accent-soft:rgba(37,99,235,.14);
---ok:#0f8a5f;--warn:#c2670b;--bad:#c62f3b;--run:#2563eb;--mono:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;color-scheme:light dark}
+--ok:#0f8a5f;--warn:#c2670b;--bad:#c62f3b;--run:#2563eb;--on-run:#fff;--mono:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;color-scheme:light dark}
 @media (prefers-color-scheme:dark){:root{--bg:#0e1217;--fg:#e5e9ef;--muted:#95a1b2;--card:#161c24;--line:#28313d;--accent:#6ea1ff;
---accent-soft:rgba(110,161,255,.18);--ok:#38c189;--warn:#f0a040;--bad:#ff6b76;--run:#6ea1ff}}
+--accent-soft:rgba(110,161,255,.18);--ok:#38c189;--warn:#f0a040;--bad:#ff6b76;--run:#6ea1ff;--on-run:#0e1217}}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
@@ -68,8 +68,8 @@ border-bottom:1px solid var(--line);white-space:nowrap}
 .procs td.num{text-align:right}
 .state{display:inline-block;padding:.05rem .45rem;border-radius:999px;font-size:.74rem;font-weight:600;white-space:nowrap;
 background:rgba(127,127,127,.14);color:var(--muted)}
-.running .state{background:var(--run);color:#fff}
-.reading .state{background:var(--warn);color:#fff}
+.running .state{background:var(--run);color:var(--on-run)}
+.reading .state{background:var(--warn);color:var(--on-run)}
 .self .state{background:rgba(127,127,127,.14);color:var(--muted)}
 .long{color:var(--warn);font-weight:650}
 .tag{display:block;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;font-size:.72rem;color:var(--muted)}
