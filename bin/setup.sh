@@ -12,8 +12,11 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # php8.2-cgi runs the PHP children; nginx-light, apache2, caddy, libfcgi-bin
 # (cgi-fcgi) and curl are what the end-to-end tests drive tsfpm with; php8.2-fpm
 # is the reference implementation they compare tsfpm against (the tests start
-# php-fpm8.2 and the web servers themselves, each on its own config).
-PACKAGES=(php8.2-cgi php8.2-fpm nginx-light apache2 caddy libfcgi-bin curl)
+# php-fpm8.2 and the web servers themselves, each on its own config). chromium
+# is the headless browser the status dashboard's test drives (through the npm
+# devDependency playwright-core, which downloads no browser of its own), with
+# fonts-dejavu-core so its pages render the same text on every machine.
+PACKAGES=(php8.2-cgi php8.2-fpm nginx-light apache2 caddy libfcgi-bin curl chromium fonts-dejavu-core)
 
 # --- Node ------------------------------------------------------------------
 # Debian 12 ships Node 18; Node >= 20 must come from elsewhere (e.g. NodeSource).
@@ -52,7 +55,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
 fi
 
-for bin in php-cgi /usr/sbin/php-fpm8.2 /usr/sbin/nginx /usr/sbin/apache2 /usr/bin/caddy cgi-fcgi; do
+for bin in php-cgi /usr/sbin/php-fpm8.2 /usr/sbin/nginx /usr/sbin/apache2 /usr/bin/caddy cgi-fcgi /usr/bin/chromium; do
   command -v "$bin" >/dev/null || die "$bin not found after installing packages"
 done
 

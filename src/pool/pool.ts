@@ -707,6 +707,8 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
     }
     // php-fpm updates "max active processes" in this tick too (fpm_scoreboard_update).
     if (active > this.maxActive) this.maxActive = active;
+    // The dashboard's charts of the last minutes: a pool with a status page only.
+    this.status?.history?.record(Date.now(), this.acceptedConn, active, this.listenQueue());
     const d = tick({
       style: this.cfg.pm, name: this.name, idle, total: this.liveCount(),
       maxChildren: this.cfg.pmMaxChildren, minSpare: this.cfg.pmMinSpareServers, maxSpare: this.cfg.pmMaxSpareServers,

@@ -81,10 +81,10 @@ export function pingReply(requestId: number, response: string, head: boolean, sa
   return frame(requestId, `${headers}\r\n${head ? '' : response}`);
 }
 
-/** `body` null: a HEAD request (headers only, and PHP's default content type). */
-export function statusReply(requestId: number, format: StatusFormat, body: string | null, sapi: SapiHeaders): Buffer {
+/** `body` null: a HEAD request (headers only, and PHP's default content type). `extra`: headers after those. */
+export function statusReply(requestId: number, format: StatusFormat, body: string | null, sapi: SapiHeaders, extra = ''): Buffer {
   const type = body === null ? defaultContentType(sapi) : contentType(CONTENT_TYPES[format], sapi);
-  return frame(requestId, `${powered(sapi)}${NO_CACHE}${type}\r\n${body ?? ''}`);
+  return frame(requestId, `${powered(sapi)}${NO_CACHE}${type}${extra}\r\n${body ?? ''}`);
 }
 
 /** php-fpm's answer for a script it cannot find, with its "Primary script unknown" on FCGI_STDERR. */

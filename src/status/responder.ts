@@ -10,6 +10,9 @@ import { collectStatus, type StatusSource } from './collect.js';
 import { parseStatusQuery } from './query.js';
 import { render } from './render.js';
 import { DEFAULT_SAPI, pingReply, statusReply, type SapiHeaders } from './reply.js';
+import { StatusHistory } from './dashboard/history.js';
+import { wantsDashboard } from './dashboard/negotiate.js';
+import { DASHBOARD_HEADERS, renderDashboard } from './dashboard/page.js';
 
 export class StatusResponder {
   /** The headers PHP would add (expose_php, default_charset...): set once php-cgi was asked. */
@@ -17,11 +20,14 @@ export class StatusResponder {
   private readonly statusPath: string | null;
   private readonly pingPath: string | null;
   private readonly pingResponse: string | null;
+  /** The dashboard's last minutes (src/status/dashboard/history.ts); null without a status page. */
+  readonly history: StatusHistory | null;
 
   private constructor(cfg: PoolConfig) {
     this.statusPath = cfg.pmStatusPath !== '' ? cfg.pmStatusPath : null;
     this.pingPath = cfg.pingPath !== '' && cfg.pingResponse !== null ? cfg.pingPath : null;
     this.pingResponse = cfg.pingResponse;
+    this.history = this.statusPath !== null ? new StatusHistory() : null;
   }
 
   /** null when the pool has neither page. */
@@ -48,9 +54,17 @@ export class StatusResponder {
     if (uri === this.pingPath) return pingReply(req.id, this.pingResponse!, head, this.sapi);
     // php-fpm reads the query only when the request names a script path.
     const hasScriptPath = params.has('SCRIPT_FILENAME') || params.has('PATH_TRANSLATED');
-    const q = parseStatusQuery(hasScriptPath ? params.get('QUERY_STRING') : undefined);
+    const query = hasScriptPath ? params.get('QUERY_STRING') : undefined;
+    const q = parseStatusQuery(query);
+    // A browser asking for ?html gets the dashboard; everyone else php-fpm's page (dashboard/negotiate.ts).
+    const dashboard = q.format === 'html' && !head && wantsDashboard(params.get('HTTP_ACCEPT'), query);
     req.startedAt = performance.now();
-    const snapshot = collectStatus(src, { full: q.full, server, statusReq: req, nowMs: Date.now(), nowPerf: performance.now() });
+    const nowMs = Date.now();
+    const snapshot = collectStatus(src, { full: q.full || dashboard, server, statusReq: req, nowMs, nowPerf: performance.now() });
+    if (dashboard) {
+      const page = renderDashboard({ status: snapshot, history: this.history?.points() ?? [], selfUri: uri, nowMs });
+      return statusReply(req.id, 'html', page, this.sapi, DASHBOARD_HEADERS);
+    }
     return statusReply(req.id, q.format, head ? null : render(snapshot, q.format, q.full), this.sapi);
   }
 }
