@@ -105,8 +105,9 @@ export class RequestWatchdog {
       if (req === null || req.finished || child.terminated) continue;
       // startedAt is set when the child took the request (0 after a reload's hand-over: when the child was engaged).
       const elapsedMs = req.startedAt > 0 ? nowPerf - req.startedAt : nowMs - child.lastChange;
-      // fastcgi_finish_request() is not there yet: a request is finished when its child is done with it.
-      const busy = { elapsedMs, finished: false, slowLogged: this.logged.has(req) };
+      // php-fpm's FINISHED stage: fastcgi_finish_request() closed the web server's
+      // connection (its on_close hook; a kept connection leaves it Running).
+      const busy = { elapsedMs, finished: req.replied && !req.keepConn, slowLogged: this.logged.has(req) };
       const v = verdict(busy, this.s);
       if (v === 'slow') {
         this.logged.add(req);

@@ -307,3 +307,44 @@ test('a PHP build whose layout tsfpm does not know: entries without frames, the 
     assert.equal(await other.stop(), 0);
   }
 });
+
+test('request_terminate_timeout after fastcgi_finish_request(): not timed by default, timed with request_terminate_timeout_track_finished', async () => {
+  const dir = makeTempDir('tsfpm-track-');
+  fs.chmodSync(dir, 0o755);
+  const script = join(dir, 'fin.php');
+  fs.writeFileSync(script, `<?php echo "early"; fastcgi_finish_request(); sleep(3); file_put_contents($_GET['out'], "ran on");`);
+  fs.chmodSync(script, 0o644);
+  const pf = await freePort();
+  const pt = await freePort();
+  const t = await startTsfpm({
+    conf: `[global]
+error_log = {dir}/error.log
+[free]
+listen = 127.0.0.1:${pf}
+pm = static
+pm.max_children = 1
+request_terminate_timeout = 1s
+[tracked]
+listen = 127.0.0.1:${pt}
+pm = static
+pm.max_children = 1
+request_terminate_timeout = 1s
+request_terminate_timeout_track_finished = yes
+`,
+  });
+  try {
+    const outs = [join(dir, 'free.out'), join(dir, 'tracked.out')];
+    for (const f of outs) { try { fs.unlinkSync(f); } catch { /* none */ } }
+    const rf = await fcgiRequest({ host: '127.0.0.1', port: pf }, { ...scriptParams(dir, '/fin.php'), QUERY_STRING: `out=${outs[0]}` });
+    const rt = await fcgiRequest({ host: '127.0.0.1', port: pt }, { ...scriptParams(dir, '/fin.php'), QUERY_STRING: `out=${outs[1]}` });
+    assert.equal(rf.body.toString(), 'early');
+    assert.equal(rt.body.toString(), 'early');
+    // The untracked script runs its 3 s to the end; the tracked one is stopped at 1 s.
+    await waitFor(() => fs.existsSync(outs[0]), 6000).catch(() => assert.fail(`the finished script was stopped\n${t.output()}`));
+    await t.waitForOutput(/WARNING: \[pool tracked\] child \d+, script '[^']*fin\.php' \(request: "GET \/fin\.php[^"]*"\) execution timed out \([\d.]+ sec\), terminating/, 3000);
+    assert.equal(fs.existsSync(outs[1]), false, 'the tracked script ran on past its limit');
+    assert.doesNotMatch(t.output(), /\[pool free\][^\n]*execution timed out/);
+  } finally {
+    await t.stop();
+  }
+});
