@@ -399,11 +399,7 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
         return;
       }
     }
-    const child = this.takeIdle();
-    if (child !== null) {
-      child.engage(req);
-      this.activate(child);
-    } else this.wait(req);
+    this.engageOrWait(req);
   }
 
   /** A request received whole (tsfpm.request_buffering): to a child now, or queued. */
@@ -415,10 +411,11 @@ export class Pool implements RequestSink, ChildOwner, StatusSource {
       this.settleStopped();
       return;
     }
-    this.serveHeld(req);
+    this.engageOrWait(req);
   }
 
-  private serveHeld(req: Request): void {
+  /** To an idle child now, else to the FIFO. */
+  private engageOrWait(req: Request): void {
     const child = this.takeIdle();
     if (child !== null) {
       child.engage(req);
