@@ -253,7 +253,9 @@ test('the same through nginx streaming the body (fastcgi_request_buffering off) 
   assert.equal(other.body, 'ok');
   assert.ok(waited < 1500, `a page waited ${waited} ms behind a slow upload`);
   await tick(Math.max(0, 4000 - waited));
-  sock.end(body.subarray(body.length / 2));
+  // Not end(): nginx may take the half-close for a client abort before PHP answers
+  // (it closes the connection itself after the reply: Connection: close).
+  sock.write(body.subarray(body.length / 2));
   await closed;
   const res = Buffer.concat(chunks).toString('latin1');
   assert.match(res, /^HTTP\/1\.1 200 /);
